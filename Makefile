@@ -1,0 +1,197 @@
+# libresourcetracker: one non-recursive GNU Makefile.
+#
+#   make                 library (static and shared), tests, examples
+#   make check           build and run the test suite (REPEAT=n runs it n times)
+#   make demo            the leak demo: watch /dev/shm being cleaned up
+#   make CC=clang check  the same with clang
+#   make check SANITIZE=address,undefined
+#
+# Project flags come first and the user's CFLAGS last, so that
+# "make CFLAGS=-O0" keeps every warning.
+
+VERSION    := 0.1.0
+SOVERSION  := 0
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+DESTDIR    ?=
+BUILD      ?= build
+SANITIZE   ?=
+REPEAT     ?= 1
+
+WARNINGS := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wformat=2 -Wundef -Wvla -Wwrite-strings
+BASEFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -g -fstack-protector-strong \
+             -Iinclude -Isrc -MMD -MP
+
+ifeq ($(SANITIZE),)
+  OPTFLAGS := -O2 -D_FORTIFY_SOURCE=2
+  IMAGE_STRIP := -s
+else
+  # glibc warns about _FORTIFY_SOURCE without optimisation, and sanitizers
+  # want frame pointers; the tracker image is built sanitized too.
+  OPTFLAGS := -O1 -fno-omit-frame-pointer -fsanitize=$(SANITIZE) \
+              -fno-sanitize-recover=all
+  SANLDFLAGS := -fsanitize=$(SANITIZE)
+  IMAGE_STRIP :=
+endif
+
+CFLAGS_ALL  = $(BASEFLAGS) $(WARNINGS) $(OPTFLAGS) $(CFLAGS)
+LDFLAGS_ALL = -Wl,-z,relro,-z,now $(SANLDFLAGS) $(LDFLAGS)
+LIBS        := -pthread -Wl,--as-needed -lrt -Wl,--no-as-needed
+
+# Modules of the tracker process (also linked into the library, for the fork
+# path), and modules of the client side only.
+TRACKER_SRCS := tracker wire registry slab rtypes fdio diag
+CLIENT_SRCS  := client inherit launch
+
+OBJ  := $(BUILD)/obj
+PIC  := $(BUILD)/pic
+IMG  := $(BUILD)/img
+GEN  := $(BUILD)/gen
+TOOL := $(BUILD)/tools
+
+LIB_A      := $(BUILD)/libresourcetracker.a
+LIB_SO     := $(BUILD)/libresourcetracker.so
+LIB_SONAME := libresourcetracker.so.$(SOVERSION)
+LIB_REAL   := $(BUILD)/libresourcetracker.so.$(VERSION)
+IMAGE      := $(BUILD)/resource_tracker
+
+LIB_NAMES := $(CLIENT_SRCS) $(TRACKER_SRCS) errtab tracker-image
+LIB_OBJS  := $(addprefix $(OBJ)/,$(addsuffix .o,$(LIB_NAMES)))
+LIB_PICS  := $(addprefix $(PIC)/,$(addsuffix .o,$(LIB_NAMES)))
+IMG_OBJS  := $(addprefix $(IMG)/,$(addsuffix .o,tracker-main $(TRACKER_SRCS) errtab))
+
+TEST_NAMES := test-wire test-registry test-args
+
+
+TEST_BINS  := $(addprefix $(BUILD)/tests/,$(TEST_NAMES))
+TEST_HELPERS := $(BUILD)/tests/child
+EXAMPLES   := $(BUILD)/examples/leak-demo
+
+.DELETE_ON_ERROR:
+# Keep object files of tests and examples between runs.
+.SECONDARY:
+.PHONY: all lib tests examples check demo clean cmocka
+
+all: lib tests examples
+
+lib: $(LIB_A) $(LIB_SO)
+
+# ---- generated sources -----------------------------------------------------
+
+$(TOOL)/%: tools/%.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Wall -Wextra -Werror -o $@ $<
+
+$(GEN)/errtab.c: $(TOOL)/gen-errtab
+	@mkdir -p $(@D)
+	$< > $@.tmp && mv $@.tmp $@
+
+$(GEN)/tracker-image.c: $(IMAGE) $(TOOL)/bin2c
+	@mkdir -p $(@D)
+	$(TOOL)/bin2c $< > $@.tmp && mv $@.tmp $@
+
+# ---- the tracker image (an executable, embedded in the library) -------------
+
+$(IMG)/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(IMG)/errtab.o: $(GEN)/errtab.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(IMAGE): $(IMG_OBJS)
+	$(CC) $(LDFLAGS_ALL) $(IMAGE_STRIP) -o $@ $^ $(LIBS)
+
+# ---- the library -------------------------------------------------------------
+
+LIBFLAGS := -DRT_BUILDING_LIBRARY -fvisibility=hidden
+
+$(OBJ)/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(LIBFLAGS) -c -o $@ $<
+
+$(OBJ)/%.o: $(GEN)/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(LIBFLAGS) -c -o $@ $<
+
+$(PIC)/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(LIBFLAGS) -fPIC -c -o $@ $<
+
+$(PIC)/%.o: $(GEN)/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(LIBFLAGS) -fPIC -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJS)
+	rm -f $@.tmp && $(AR) rcs $@.tmp $^ && mv $@.tmp $@
+
+$(LIB_REAL): $(LIB_PICS) src/resourcetracker.map
+	$(CC) -shared $(LDFLAGS_ALL) -Wl,-soname,$(LIB_SONAME) \
+	    -Wl,--version-script=src/resourcetracker.map -o $@ $(LIB_PICS) $(LIBS)
+
+$(LIB_SO): $(LIB_REAL)
+	ln -sf $(notdir $(LIB_REAL)) $(BUILD)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $@
+
+# ---- tests -------------------------------------------------------------------
+
+CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS   = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+# The suite needs cmocka. As root on Debian it installs it; elsewhere it says
+# exactly what is missing.
+cmocka:
+	@if ! printf '#include <stdarg.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <setjmp.h>\n#include <cmocka.h>\n' \
+	    | $(CC) -E -x c - >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "cmocka is missing: installing libcmocka-dev"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y libcmocka-dev >/dev/null \
+	      || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y libcmocka-dev >/dev/null; }; \
+	  else \
+	    echo "The test suite needs cmocka: install libcmocka-dev (Debian/Ubuntu), libcmocka-devel (Fedora) or cmocka (Alpine, Homebrew)." >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+$(BUILD)/tests/%.o: tests/%.c | cmocka
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(CMOCKA_CFLAGS) -Itests -c -o $@ $<
+
+$(BUILD)/tests/test-%: $(BUILD)/tests/test-%.o $(BUILD)/tests/util.o $(LIB_A)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/tests/util.o $(LIB_A) $(CMOCKA_LIBS) $(LIBS)
+
+$(BUILD)/tests/child: $(BUILD)/tests/child.o $(LIB_A)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIB_A) $(LIBS)
+
+tests: $(TEST_BINS) $(TEST_HELPERS)
+
+# Each binary runs in order, pure units first; REPEAT=n runs the whole suite
+# n times and stops at the first failure.
+check: all
+	@set -e; for i in $$(seq 1 $(REPEAT)); do \
+	  [ $(REPEAT) = 1 ] || echo "== round $$i of $(REPEAT)"; \
+	  for t in $(TEST_NAMES); do \
+	    RT_TEST_CHILD=$(abspath $(BUILD)/tests/child) $(BUILD)/tests/$$t \
+	      || { echo "FAILED: $$t"; exit 1; }; \
+	  done; \
+	done; echo "All tests passed."
+
+# ---- examples ----------------------------------------------------------------
+
+$(BUILD)/examples/%: examples/%.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB_A) $(LIBS)
+
+examples: $(EXAMPLES)
+
+demo: $(BUILD)/examples/leak-demo
+	@$(BUILD)/examples/leak-demo
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(wildcard $(BUILD)/*/*.d)

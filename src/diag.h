@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/* Every line the library and its tracker print, in CPython's wording, each
+ * written with one write(2) to stderr. */
+#ifndef RT_DIAG_H
+#define RT_DIAG_H
+
+#include <stddef.h>
+
+#define RT_ERRTAB_SIZE 256
+
+/* strerror texts of the libc the library was built with (generated). */
+extern const char *const rt__errtab[RT_ERRTAB_SIZE];
+
+/* Names listed in the leak line before it is cut with ", ...". */
+#define RT_DIAG_LEAKS_LISTED 32
+
+/* Host, MT-safe, AS-safe: the relaunch warning of rt_ensure_running. */
+void rt__diag_relaunch(void);
+
+/* The functions below run in the tracker only: single-threaded, AS-safe
+ * (they format into one static buffer, never allocate). */
+
+/* "resource_tracker: WHAT: 'LINE'" for a line the tracker cannot use. */
+void rt__diag_bad_line(const char *what, const unsigned char *line,
+                       size_t len);
+
+/* CPython's text for a message naming a type the tracker does not know. */
+void rt__diag_unknown_rtype(const unsigned char *name, size_t name_len,
+                            const unsigned char *rtype, size_t rtype_len);
+
+/* An UNREGISTER for a name that is not registered. */
+void rt__diag_not_registered(const unsigned char *name, size_t name_len,
+                             const char *rtype);
+
+/* A REGISTER the registry could not store (-ENOMEM or -ENOSPC). */
+void rt__diag_cannot_store(const unsigned char *name, size_t name_len,
+                           int err);
+
+/* After this many bad lines the tracker stops reporting them, so that a
+ * writer pouring garbage cannot flood stderr; the exit status still says 3. */
+#define RT_DIAG_BAD_LINES_REPORTED 100
+
+/* Printed once, after the last bad line that is reported. */
+void rt__diag_bad_lines_muted(void);
+
+/* "resource_tracker: 'NAME': [Errno E] TEXT" for a failed cleanup. */
+void rt__diag_cleanup_failed(const unsigned char *name, size_t name_len,
+                             int err);
+
+/* The leak line, built name by name:
+ * "resource_tracker: There appear to be N leaked RTYPE objects to clean up
+ * at shutdown: {'/a', '/b'}". */
+void rt__diag_leaks_begin(const char *rtype, size_t count);
+void rt__diag_leaks_name(const unsigned char *name, size_t len);
+void rt__diag_leaks_end(void);
+
+/* Appends Python's repr() of the bytes NAME (decoded as UTF-8 with
+ * surrogateescape) to BUF, which has room for CAP bytes, at *POS. Returns 0,
+ * or -1 when it did not fit (then *POS is unchanged). Pure; exposed for
+ * tests. */
+int rt__diag_repr(char *buf, size_t cap, size_t *pos,
+                  const unsigned char *name, size_t len);
+
+#endif /* RT_DIAG_H */

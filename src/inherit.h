@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+/* Crossing exec: the checks that decide whether a descriptor handed over by
+ * a parent (RESOURCE_TRACKER_FD, rt_setfd) is a tracker pipe we may write
+ * to. Host, MT-safe. */
+#ifndef RT_INHERIT_H
+#define RT_INHERIT_H
+
+/* Whether FD is a pipe or FIFO open for writing. Returns 0, -EBADF (not an
+ * open descriptor) or -EINVAL. */
+int rt__inherit_check(int fd);
+
+/* The descriptor RESOURCE_TRACKER_FD names, if it names a live pipe write
+ * end (and, in the FD:DEV:INO form, exactly that pipe); -1 otherwise,
+ * including in set-uid and set-gid programs. */
+int rt__inherit_from_env(void);
+
+#endif /* RT_INHERIT_H */

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/* The resource types. Lookups: MT-safe and AS-safe (the count is published
+ * with release order after the entry is written). */
+#include "rtypes.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+
+static int cleanup_noop(const char *name)
+{
+    (void)name;
+    return 0;
+}
+
+/* The built-ins come first, in the order the tracker cleans them up. */
+static struct rt_rtype types[RT_RTYPES_MAX] = {
+    {"noop", 4, cleanup_noop, RT_RTYPE_PROBE_ONLY},
+    {"semaphore", 9, sem_unlink, 0},
+    {"shared_memory", 13, shm_unlink, 0},
+};
+#define BUILTINS 3
+
+static char custom_names[RT_RTYPES_MAX][RT_RTYPE_NAME_MAX + 1];
+static atomic_uint count = BUILTINS;
+
+int rt__rtypes_valid_name(const char *s, size_t *ret_len)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++) {
+        char c = s[n];
+        if (n == RT_RTYPE_NAME_MAX ||
+            !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+            return 0;
+        }
+    }
+    *ret_len = n;
+    return n > 0;
+}
+
+int rt__rtypes_find(const char *s, size_t len)
+{
+    unsigned n = atomic_load_explicit(&count, memory_order_acquire);
+    for (unsigned i = 0; i < n; i++) {
+        if (types[i].len == len && memcmp(types[i].name, s, len) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+const struct rt_rtype *rt__rtypes_get(unsigned index)
+{
+    return &types[index];
+}
+
+unsigned rt__rtypes_count(void)
+{
+    return atomic_load_explicit(&count, memory_order_acquire);
+}
+
+int rt__rtypes_have_custom(void)
+{
+    return rt__rtypes_count() > BUILTINS;
+}
+
+int rt__rtypes_define(const char *name, int (*cleanup)(const char *name))
+{
+    size_t len;
+    if (name == NULL || cleanup == NULL || !rt__rtypes_valid_name(name, &len)) {
+        return -EINVAL;
+    }
+    if (rt__rtypes_find(name, len) >= 0) {
+        return -EEXIST;
+    }
+    unsigned n = atomic_load_explicit(&count, memory_order_relaxed);
+    if (n == RT_RTYPES_MAX) {
+        return -ENOSPC;
+    }
+    memcpy(custom_names[n], name, len + 1);
+    types[n] = (struct rt_rtype){custom_names[n], len, cleanup, 0};
+    atomic_store_explicit(&count, n + 1, memory_order_release);
+    return (int)n;
+}
+
+int rt__rtypes_cleanup(unsigned index, const char *name)
+{
+    errno = 0;
+    int r = types[index].cleanup(name);
+    if (r == 0) {
+        return 0;
+    }
+    if (r > 0) {
+        return r;
+    }
+    return errno != 0 ? errno : EIO;
+}

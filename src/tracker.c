@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: MIT */
+/* The tracker's main loop. Tracker, single-threaded, AS-safe: it may run in
+ * a raw fork of a multithreaded host, so no malloc, stdio or locks. */
+#include "tracker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
+
+#include "diag.h"
+#include "fdio.h"
+#include "registry.h"
+#include "rtypes.h"
+#include "wire.h"
+
+/* Big reads keep the syscall count per message low when writers burst. */
+#define READ_CHUNK 65536
+
+/* The most names held at once: enough for any real program, small enough
+ * that a runaway writer cannot exhaust the machine through us. */
+#define MAX_NAMES ((size_t)1 << 24)
+
+static unsigned char inbuf[READ_CHUNK];
+static unsigned char scratch[RT_WIRE_SCRATCH(READ_CHUNK)];
+static struct registry reg;
+static unsigned bad_lines;
+
+static void bad(void)
+{
+    bad_lines++;
+    if (bad_lines == RT_DIAG_BAD_LINES_REPORTED + 1) {
+        rt__diag_bad_lines_muted();
+    }
+}
+
+static int reporting(void)
+{
+    return bad_lines < RT_DIAG_BAD_LINES_REPORTED;
+}
+
+static void bad_line(const char *what, const unsigned char *line, size_t len)
+{
+    if (reporting()) {
+        rt__diag_bad_line(what, line, len);
+    }
+    bad();
+}
+
+static void apply(const struct rt_msg *m, int t)
+{
+    const struct rt_rtype *type = rt__rtypes_get((unsigned)t);
+    if (m->cmd == RT_CMD_PROBE) {
+        return;
+    }
+    if (type->flags & RT_RTYPE_PROBE_ONLY) {
+        bad_line("the noop type is only for probes", m->name, m->name_len);
+        return;
+    }
+    if ((type->flags & RT_RTYPE_ABSPATH) &&
+        (m->name_len == 0 || m->name[0] != '/')) {
+        bad_line("not an absolute path", m->name, m->name_len);
+        return;
+    }
+    if (m->cmd == RT_CMD_REGISTER) {
+        int r = rt__registry_add(&reg, (unsigned)t, m->name, m->name_len);
+        if (r < 0) {
+            if (reporting()) {
+                rt__diag_cannot_store(m->name, m->name_len, r);
+            }
+            bad();
+        }
+        return;
+    }
+    if (rt__registry_remove(&reg, (unsigned)t, m->name, m->name_len) < 0) {
+        if (reporting()) {
+            rt__diag_not_registered(m->name, m->name_len, type->name);
+        }
+        bad();
+    }
+}
+
+static void handle_line(const unsigned char *line, size_t len)
+{
+    if (len >= RT_LINE_MAX) {
+        bad_line("message too long", line, len);
+        return;
+    }
+    struct rt_msg m;
+    int r = rt__wire_parse(line, len, scratch, &m);
+    if (r == RT_WIRE_UNKNOWN_CMD) {
+        bad_line("unrecognized command", m.cmd_text, m.cmd_len);
+        return;
+    }
+    if (r < 0) {
+        bad_line(rt__wire_strerror(r), line, len);
+        return;
+    }
+    int t = rt__rtypes_find((const char *)m.rtype, m.rtype_len);
+    if (t < 0) {
+        if (reporting()) {
+            rt__diag_unknown_rtype(m.name, m.name_len, m.rtype, m.rtype_len);
+        }
+        bad();
+        return;
+    }
+    apply(&m, t);
+}
+
+/* Reads until EOF, handing each complete line over. A line longer than
+ * RT_LINE_MAX is reported once and skipped up to its newline. */
+static void read_loop(int fd)
+{
+    size_t have = 0;
+    int skipping = 0;
+    for (;;) {
+        ssize_t n = rt__fd_read(fd, inbuf + have, sizeof(inbuf) - have);
+        if (n <= 0) {
+            /* EOF, or an error no retry would cure: either way no writer
+             * can reach us any more. */
+            break;
+        }
+        have += (size_t)n;
+        size_t start = 0;
+        for (;;) {
+            unsigned char *nl = memchr(inbuf + start, '\n', have - start);
+            if (nl == NULL) {
+                break;
+            }
+            size_t len = (size_t)(nl - (inbuf + start));
+            if (!skipping) {
+                handle_line(inbuf + start, len);
+            }
+            skipping = 0;
+            start += len + 1;
+        }
+        size_t rest = have - start;
+        if (!skipping && rest >= RT_LINE_MAX) {
+            bad_line("message too long", inbuf + start, rest);
+            skipping = 1;
+        }
+        if (skipping) {
+            rest = 0;
+        }
+        memmove(inbuf, inbuf + start, rest);
+        have = rest;
+    }
+    if (have > 0 && !skipping) {
+        handle_line(inbuf, have);
+    }
+}
+
+/* Cleans up every type's leftovers, newest first (a folder registered after
+ * the file inside it goes after that file). Returns the exit status. */
+static int shutdown_report(void)
+{
+    int leaks = 0;
+    int failed = 0;
+    unsigned n = rt__rtypes_count();
+    for (unsigned t = 0; t < n; t++) {
+        size_t count = rt__registry_count(&reg, t);
+        if (count == 0) {
+            continue;
+        }
+        leaks = 1;
+        rt__diag_leaks_begin(rt__rtypes_get(t)->name, count);
+        for (const struct rt_entry *e = rt__registry_first(&reg, t);
+             e != NULL; e = e->next) {
+            rt__diag_leaks_name(e->name, e->len);
+        }
+        rt__diag_leaks_end();
+        for (const struct rt_entry *e = rt__registry_last(&reg, t); e != NULL;
+             e = e->prev) {
+            int err = rt__rtypes_cleanup(t, (const char *)e->name);
+            if (err != 0) {
+                rt__diag_cleanup_failed(e->name, e->len, err);
+                failed = 1;
+            }
+        }
+    }
+    if (failed) {
+        return RT_EXIT_CLEANUP_FAILED;
+    }
+    if (leaks) {
+        return RT_EXIT_LEAKS;
+    }
+    return bad_lines > 0 ? RT_EXIT_BAD_MESSAGE : RT_EXIT_CLEAN;
+}
+
+static void setup_signals(void)
+{
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    /* In a raw fork the host's handlers are still installed: none of them
+     * may ever run here. Numbers the system refuses are skipped. */
+    for (int sig = 1; sig < 65; sig++) {
+        (void)sigaction(sig, &dfl, NULL);
+    }
+    /* ^C, "kill", a closing terminal, and a dead stderr pipe must not stop
+     * the cleanup; only SIGKILL can. */
+    struct sigaction ign = dfl;
+    ign.sa_handler = SIG_IGN;
+    static const int ignored[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+    for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++) {
+        (void)sigaction(ignored[i], &ign, NULL);
+    }
+    /* The launcher blocked every signal across the spawn so that none could
+     * arrive before the dispositions above were in place (bpo-33613). */
+    sigset_t none;
+    sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static uint64_t hash_seed(void)
+{
+    struct timespec ts = {0, 0};
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t local = (uint64_t)(uintptr_t)&ts;
+    return ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^
+           ((uint64_t)getpid() << 16) ^ local;
+}
+
+_Noreturn void rt__tracker_run(int fd)
+{
+    setup_signals();
+    /* A session of its own: a signal sent to the host's process group
+     * (killpg, a terminal's ^C or ^\) does not reach the tracker, so it
+     * outlives the group and cleans up after it. */
+    (void)setsid();
+    /* Do not pin the host's working directory (an unmount would fail);
+     * staying where we are is harmless if "/" cannot be entered. */
+    if (chdir("/") != 0) {
+        errno = 0;
+    }
+#if defined(__linux__)
+    (void)prctl(PR_SET_NAME, "resource_tracker", 0, 0, 0);
+#endif
+    for (int other = 3; other < fd; other++) {
+        rt__fd_close(other);
+    }
+    rt__fd_close_from(fd + 1);
+    rt__registry_init(&reg, hash_seed(), MAX_NAMES, 0);
+    read_loop(fd);
+    rt__fd_close(fd);
+    _exit(shutdown_report());
+}

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/* Every invalid argument of every public function gives -1 and its exact
+ * errno, before any side effect (no tracker is started by a bad call). */
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "resourcetracker.h"
+
+static int bad_rtypes_and_names(void *arg, int w)
+{
+    (void)arg;
+    static const char *const bad_rtypes[] = {
+        "",           "Semaphore",     "shared-memory", "shared memory",
+        "semaphore ", "nope",          "noop",          "sem\xc3\xa9",
+        "a:b",        "shared_memory\n",
+        "abcdefghijklmnopqrstuvwxyz0123456789", /* too long to be known */
+    };
+    for (size_t i = 0; i < sizeof(bad_rtypes) / sizeof(bad_rtypes[0]); i++) {
+        RT_CHECK(w, rt_register("/rt-args-x", bad_rtypes[i]), -1, EINVAL);
+        RT_CHECK(w, rt_unregister("/rt-args-x", bad_rtypes[i]), -1, EINVAL);
+    }
+    RT_CHECK(w, rt_register(NULL, "semaphore"), -1, EINVAL);
+    RT_CHECK(w, rt_register("/x", NULL), -1, EINVAL);
+    RT_CHECK(w, rt_register(NULL, NULL), -1, EINVAL);
+    RT_CHECK(w, rt_register("", "shared_memory"), -1, EINVAL);
+    RT_CHECK(w, rt_unregister(NULL, "semaphore"), -1, EINVAL);
+    RT_CHECK(w, rt_unregister("/x", NULL), -1, EINVAL);
+    RT_CHECK(w, rt_unregister("", "semaphore"), -1, EINVAL);
+    /* No bad call had a side effect: no tracker was started. */
+    RT_CHECK_EQ(w, rt_tracker_pid(), -1);
+    return rt_test_failures;
+}
+
+static void invalid_names_and_rtypes_are_einval(void **state)
+{
+    int rfd;
+    pid_t pid = rt_test_fork(*state, bad_rtypes_and_names, NULL, &rfd);
+    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+}
+
+static int long_names(void *arg, int w)
+{
+    (void)arg;
+    static char name[PIPE_BUF * 4];
+    /* Colon form: "REGISTER:" NAME ":semaphore\n" is exactly PIPE_BUF. */
+    size_t fit = PIPE_BUF - strlen("REGISTER::semaphore\n");
+    memset(name, 'n', sizeof(name) - 1);
+    name[0] = '/';
+    name[fit] = '\0';
+    RT_CHECK(w, rt_register(name, "semaphore"), 0, 0);
+    /* Its UNREGISTER line is two bytes longer and cannot be sent. */
+    RT_CHECK(w, rt_unregister(name, "semaphore"), -1, ENAMETOOLONG);
+    name[fit] = 'n';
+    name[fit + 1] = '\0';
+    RT_CHECK(w, rt_register(name, "semaphore"), -1, ENAMETOOLONG);
+    /* JSON form (a name with a newline): 4 base64 characters per 3 bytes. */
+    size_t fixed = strlen("{\"cmd\":\"REGISTER\",\"rtype\":\"semaphore\","
+                          "\"base64_name\":\"\"}\n");
+    size_t jfit = (PIPE_BUF - fixed) / 4 * 3;
+    memset(name, 'j', sizeof(name) - 1);
+    name[0] = '/';
+    name[1] = '\n';
+    name[jfit] = '\0';
+    RT_CHECK(w, rt_register(name, "semaphore"), 0, 0);
+    name[jfit] = 'j';
+    name[jfit + 1] = '\0';
+    RT_CHECK(w, rt_register(name, "semaphore"), -1, ENAMETOOLONG);
+    /* A huge name is refused without being read to its end. */
+    name[jfit + 1] = 'j';
+    name[sizeof(name) - 1] = '\0';
+    RT_CHECK(w, rt_register(name, "semaphore"), -1, ENAMETOOLONG);
+    RT_CHECK(w, rt_unregister(name, "shared_memory"), -1, ENAMETOOLONG);
+    return rt_test_failures;
+}
+
+static void names_past_pipe_buf_are_enametoolong(void **state)
+{
+    int rfd;
+    pid_t pid = rt_test_fork(*state, long_names, NULL, &rfd);
+    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+}
+
+static int bad_fds(void *arg, int w)
+{
+    (void)arg;
+    RT_CHECK(w, rt_setfd(-1), -1, EBADF);
+    RT_CHECK(w, rt_setfd(INT_MIN), -1, EBADF);
+    int spare = open("/dev/null", O_RDONLY);
+    close(spare);
+    RT_CHECK(w, rt_setfd(spare), -1, EBADF);
+    RT_CHECK(w, rt_setfd(4000), -1, EBADF);
+    int null = open("/dev/null", O_WRONLY);
+    RT_CHECK(w, rt_setfd(null), -1, EINVAL);
+    char tmp[] = "/tmp/rt-args-XXXXXX";
+    int file = mkstemp(tmp);
+    unlink(tmp);
+    RT_CHECK(w, rt_setfd(file), -1, EINVAL);
+    int p[2];
+    if (pipe(p) < 0) {
+        return 99;
+    }
+    RT_CHECK(w, rt_setfd(p[0]), -1, EINVAL);
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
+        return 99;
+    }
+    RT_CHECK(w, rt_setfd(sv[0]), -1, EINVAL);
+    int dir = open("/", O_RDONLY | O_DIRECTORY);
+    RT_CHECK(w, rt_setfd(dir), -1, EINVAL);
+    RT_CHECK_EQ(w, rt_tracker_pid(), -1);
+    /* Descriptors refused were left as they were. */
+    RT_CHECK_EQ(w, fcntl(p[0], F_GETFD) & FD_CLOEXEC, 0);
+    return rt_test_failures;
+}
+
+static void rt_setfd_refuses_what_is_not_a_pipe_write_end(void **state)
+{
+    int rfd;
+    pid_t pid = rt_test_fork(*state, bad_fds, NULL, &rfd);
+    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+}
+
+static int adopt_test_pipe(void *arg, int w)
+{
+    (void)arg;
+    int p[2];
+    if (pipe(p) < 0) {
+        return 99;
+    }
+    errno = 12345;
+    RT_CHECK(w, rt_setfd(p[1]), 0, 0);
+    RT_CHECK_EQ(w, errno, 12345);
+    RT_CHECK_EQ(w, rt_getfd(), p[1]);
+    RT_CHECK_EQ(w, rt_tracker_pid(), -1);
+    RT_CHECK_EQ(w, (fcntl(p[1], F_GETFD) & FD_CLOEXEC) != 0, 1);
+    RT_CHECK(w, rt_register("/rt-args-a:b", "shared_memory"), 0, 0);
+    RT_CHECK(w, rt_unregister("/rt-args-\n", "semaphore"), 0, 0);
+    RT_CHECK(w, rt_ensure_running(), 0, 0);
+    RT_CHECK_EQ(w, errno, 12345);
+    close(p[1]);
+    char buf[512];
+    ssize_t n = read(p[0], buf, sizeof(buf) - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    /* The exact bytes CPython's tracker reads: colon form for a printable
+     * name, JSON with URL-safe base64 for the other; no probe line. */
+    const char *want = "REGISTER:/rt-args-a:b:shared_memory\n"
+                       "{\"cmd\":\"UNREGISTER\",\"rtype\":\"semaphore\","
+                       "\"base64_name\":\"L3J0LWFyZ3MtCg==\"}\n";
+    if (strcmp(buf, want) != 0) {
+        rt_test_say(w, "pipe held '%s'", buf);
+        return 1;
+    }
+    return rt_test_failures;
+}
+
+static void rt_setfd_adopts_a_pipe_and_messages_are_exact(void **state)
+{
+    int rfd;
+    pid_t pid = rt_test_fork(*state, adopt_test_pipe, NULL, &rfd);
+    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        RT_TEST(invalid_names_and_rtypes_are_einval),
+        RT_TEST(names_past_pipe_buf_are_enametoolong),
+        RT_TEST(rt_setfd_refuses_what_is_not_a_pipe_write_end),
+        RT_TEST(rt_setfd_adopts_a_pipe_and_messages_are_exact),
+    };
+    return RT_RUN(tests);
+}

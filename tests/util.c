@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: MIT */
+/* Test helpers. Test process only (single-threaded); the forked hosts use
+ * rt_test_say to report. */
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static unsigned test_counter;
+
+double rt_test_scale(double seconds)
+{
+    const char *m = getenv("RT_TEST_TIMEOUT_MULTIPLIER");
+    double k = m != NULL ? atof(m) : 1.0;
+    return seconds * (k > 0 ? k : 1.0);
+}
+
+double rt_test_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void nap(void)
+{
+    struct timespec ts = {0, 2 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+int rt_test_wait_until(int (*cond)(void *), void *arg, double seconds)
+{
+    double end = rt_test_now() + rt_test_scale(seconds);
+    for (;;) {
+        if (cond(arg)) {
+            return 1;
+        }
+        if (rt_test_now() > end) {
+            return 0;
+        }
+        nap();
+    }
+}
+
+int rt_test_setup(void **state)
+{
+    struct rt_test *t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        return -1;
+    }
+    snprintf(t->prefix, sizeof(t->prefix), "/rt-test-%ld-%u", (long)getpid(),
+             ++test_counter);
+    snprintf(t->errpath, sizeof(t->errpath), "/tmp/rt-test-err-XXXXXX");
+    int fd = mkstemp(t->errpath);
+    if (fd < 0) {
+        free(t);
+        return -1;
+    }
+    close(fd);
+    *state = t;
+    return 0;
+}
+
+static void remove_prefix(const char *prefix)
+{
+    DIR *d = opendir("/dev/shm");
+    if (d == NULL) {
+        return;
+    }
+    const char *p = prefix + 1;
+    size_t n = strlen(p);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *name = e->d_name;
+        if (strncmp(name, "sem.", 4) == 0) {
+            name += 4;
+        }
+        if (strncmp(name, p, n) == 0) {
+            char path[512];
+            snprintf(path, sizeof(path), "/dev/shm/%s", e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+}
+
+int rt_test_teardown(void **state)
+{
+    struct rt_test *t = *state;
+    for (int i = 0; i < t->npids; i++) {
+        kill(t->pids[i], SIGKILL);
+    }
+    for (int i = 0; i < t->npids; i++) {
+        rt_test_wait_pid(t->pids[i], 10);
+    }
+    /* Trackers this test did not record come to us as orphans once their
+     * hosts are gone; reap those that are done. */
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+    remove_prefix(t->prefix);
+    unlink(t->errpath);
+    free(t);
+    return 0;
+}
+
+const char *rt_test_name(const struct rt_test *t, char *buf, size_t len,
+                         const char *suffix)
+{
+    snprintf(buf, len, "%s-%s", t->prefix, suffix);
+    return buf;
+}
+
+void rt_test_track(struct rt_test *t, pid_t pid)
+{
+    if (pid > 0 && t->npids < RT_TEST_PIDS) {
+        t->pids[t->npids++] = pid;
+    }
+}
+
+pid_t rt_test_fork(struct rt_test *t, int (*fn)(void *arg, int wfd), void *arg,
+                   int *ret_rfd)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        int err = open(t->errpath, O_WRONLY | O_APPEND);
+        if (err >= 0) {
+            dup2(err, 2);
+            close(err);
+        }
+        close(p[0]);
+        _exit(fn(arg, p[1]));
+    }
+    close(p[1]);
+    if (pid < 0) {
+        close(p[0]);
+        return -1;
+    }
+    rt_test_track(t, pid);
+    if (ret_rfd != NULL) {
+        *ret_rfd = p[0];
+    } else {
+        close(p[0]);
+    }
+    return pid;
+}
+
+ssize_t rt_test_read_line(int fd, char *buf, size_t len, double seconds)
+{
+    double end = rt_test_now() + rt_test_scale(seconds);
+    size_t got = 0;
+    while (got + 1 < len) {
+        int left = (int)((end - rt_test_now()) * 1000);
+        if (left <= 0) {
+            return -1;
+        }
+        struct pollfd pf = {fd, POLLIN, 0};
+        int n = poll(&pf, 1, left);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            return -1;
+        }
+        if (c == '\n') {
+            break;
+        }
+        buf[got++] = c;
+    }
+    buf[got] = '\0';
+    return (ssize_t)got;
+}
+
+long rt_test_read_value(int fd, const char *key, double seconds)
+{
+    char line[256];
+    if (rt_test_read_line(fd, line, sizeof(line), seconds) < 0) {
+        return -1;
+    }
+    size_t k = strlen(key);
+    if (strncmp(line, key, k) != 0 || line[k] != ' ') {
+        fprintf(stderr, "expected '%s N', got '%s'\n", key, line);
+        return -1;
+    }
+    return strtol(line + k + 1, NULL, 10);
+}
+
+void rt_test_say(int fd, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        return;
+    }
+    if ((size_t)n > sizeof(buf) - 2) {
+        n = sizeof(buf) - 2;
+    }
+    buf[n++] = '\n';
+    ssize_t w;
+    do {
+        w = write(fd, buf, (size_t)n);
+    } while (w < 0 && errno == EINTR);
+}
+
+int rt_test_wait_pid(pid_t pid, double seconds)
+{
+    double end = rt_test_now() + rt_test_scale(seconds);
+    for (;;) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) {
+            return st;
+        }
+        if (r < 0 && errno != EINTR) {
+            return -1;
+        }
+        if (rt_test_now() > end) {
+            return -1;
+        }
+        nap();
+    }
+}
+
+int rt_test_alive(pid_t pid)
+{
+    char path[64];
+    char buf[512];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return 0;
+    }
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');
+    return paren != NULL && paren[1] == ' ' && paren[2] != 'Z' &&
+           paren[2] != 'X';
+}
+
+static int exists(const char *dir_prefix, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "/dev/shm/%s%s", dir_prefix,
+             name[0] == '/' ? name + 1 : name);
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+int rt_test_shm_exists(const char *name)
+{
+    return exists("", name);
+}
+
+int rt_test_sem_exists(const char *name)
+{
+    /* glibc keeps a semaphore as sem.NAME, musl as NAME. */
+    return exists("sem.", name) || exists("", name);
+}
+
+int rt_test_count_prefix(const char *prefix)
+{
+    DIR *d = opendir("/dev/shm");
+    if (d == NULL) {
+        return -1;
+    }
+    const char *p = prefix + (prefix[0] == '/');
+    size_t n = strlen(p);
+    int count = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *name = e->d_name;
+        if (strncmp(name, "sem.", 4) == 0) {
+            name += 4;
+        }
+        count += strncmp(name, p, n) == 0;
+    }
+    closedir(d);
+    return count;
+}
+
+const char *rt_test_stderr(const struct rt_test *t)
+{
+    static char buf[1 << 20];
+    int fd = open(t->errpath, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? 0 : read(fd, buf, sizeof(buf) - 1);
+    if (fd >= 0) {
+        close(fd);
+    }
+    buf[n > 0 ? n : 0] = '\0';
+    return buf;
+}
+
+int rt_test_count(const char *haystack, const char *needle)
+{
+    int n = 0;
+    size_t len = strlen(needle);
+    for (const char *p = strstr(haystack, needle); p != NULL;
+         p = strstr(p + len, needle)) {
+        n++;
+    }
+    return n;
+}
+
+int rt_test_make_shm(const char *name)
+{
+    int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+    if (fd < 0) {
+        return -1;
+    }
+    int r = ftruncate(fd, 4096);
+    close(fd);
+    return r;
+}
+
+int rt_test_make_sem(const char *name)
+{
+    sem_t *s = sem_open(name, O_CREAT | O_EXCL, 0600, 1);
+    if (s == SEM_FAILED) {
+        return -1;
+    }
+    return sem_close(s);
+}
+
+const char *rt_test_child_path(void)
+{
+    const char *p = getenv("RT_TEST_CHILD");
+    return p != NULL ? p : "build/tests/child";
+}
+
+int rt_test_main(const char *group, const struct CMUnitTest *tests, size_t n)
+{
+    /* Orphaned trackers come to us, so tests can wait for them and read
+     * their exit status. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L) < 0) {
+        perror("PR_SET_CHILD_SUBREAPER");
+        return 1;
+    }
+    /* A hung test fails the run instead of stalling it. */
+    alarm((unsigned)rt_test_scale(600));
+    return _cmocka_run_group_tests(group, tests, n, NULL, NULL);
+}
+
+int rt_test_failures;
+
+void rt_test_check(int wfd, int line, const char *what, long got, long want,
+                   int want_errno)
+{
+    int err = errno;
+    if (got == want && (want != -1 || want_errno < 0 || err == want_errno)) {
+        return;
+    }
+    rt_test_failures++;
+    rt_test_say(wfd, "line %d: %s returned %ld (errno %d: %s), want %ld"
+                     " (errno %d: %s)",
+                line, what, got, got == -1 ? err : 0,
+                got == -1 ? strerror(err) : "-", want, want_errno,
+                want == -1 ? strerror(want_errno) : "-");
+}
+
+void rt_test_expect_clean_exit(struct rt_test *t, pid_t pid, int rfd,
+                               double seconds)
+{
+    (void)t;
+    char report[8192];
+    size_t got = 0;
+    char line[1024];
+    ssize_t n;
+    while ((n = rt_test_read_line(rfd, line, sizeof(line), seconds)) >= 0) {
+        got += (size_t)snprintf(report + got, sizeof(report) - got, "  %s\n",
+                                line);
+        if (got >= sizeof(report)) {
+            got = sizeof(report) - 1;
+        }
+    }
+    report[got] = '\0';
+    close(rfd);
+    int st = rt_test_wait_pid(pid, seconds);
+    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fail_msg("host %ld: %s (status 0x%x)\n%s", (long)pid,
+                 st == -1 ? "did not exit in time" : "failed", st, report);
+    }
+}

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/* Test helpers: deadlines, unique name prefixes, /dev/shm scans, processes
+ * started and reaped, stderr capture. Only the test's main thread asserts;
+ * children report through exit codes and pipes. */
+#ifndef RT_TEST_UTIL_H
+#define RT_TEST_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <cmocka.h>
+
+/* Seconds, stretched by RT_TEST_TIMEOUT_MULTIPLIER (sanitizers, valgrind). */
+double rt_test_scale(double seconds);
+double rt_test_now(void);
+
+/* Polls COND(ARG) until it is true or SECONDS (scaled) have passed.
+ * Returns 1 if it became true. */
+int rt_test_wait_until(int (*cond)(void *), void *arg, double seconds);
+
+/* Per-test state: a unique prefix, a stderr capture file, started pids. */
+#define RT_TEST_PIDS 64
+struct rt_test {
+    char prefix[64];   /* "/rt-test-PID-N" */
+    char errpath[128]; /* stderr of hosts started with rt_test_fork */
+    pid_t pids[RT_TEST_PIDS];
+    int npids;
+};
+
+/* cmocka setup and teardown: the state is a struct rt_test. Teardown
+ * kills and reaps every pid recorded and removes every /dev/shm entry with
+ * the prefix (NAME and sem.NAME forms). */
+int rt_test_setup(void **state);
+int rt_test_teardown(void **state);
+
+/* Builds "PREFIX-SUFFIX" into BUF. */
+const char *rt_test_name(const struct rt_test *t, char *buf, size_t len,
+                         const char *suffix);
+
+/* Records PID for teardown. */
+void rt_test_track(struct rt_test *t, pid_t pid);
+
+/* Forks a host process: its stderr goes to T's capture file, FN(ARG, WFD)
+ * runs with WFD the write end of a pipe back to the test, and the child
+ * exits with FN's return value. Returns the pid; *RET_RFD is the read end. */
+pid_t rt_test_fork(struct rt_test *t, int (*fn)(void *arg, int wfd), void *arg,
+                   int *ret_rfd);
+
+/* Reads one line (without its newline) from FD within SECONDS. Returns its
+ * length or -1 on timeout or EOF. */
+ssize_t rt_test_read_line(int fd, char *buf, size_t len, double seconds);
+
+/* Reads a "pid N" style number after KEY from FD. Returns -1 on failure. */
+long rt_test_read_value(int fd, const char *key, double seconds);
+
+/* writes a formatted line to FD (for children reporting to the test). */
+void rt_test_say(int fd, const char *fmt, ...);
+
+/* Waits up to SECONDS for the exact PID (a child of the test process: the
+ * test process is a child subreaper, so orphaned trackers come to it) and
+ * returns its raw wait status, or -1 on timeout. */
+int rt_test_wait_pid(pid_t pid, double seconds);
+
+/* Whether PID exists and is not a zombie. */
+int rt_test_alive(pid_t pid);
+
+/* Whether the shared memory object or semaphore NAME ("/x") exists. */
+int rt_test_shm_exists(const char *name);
+int rt_test_sem_exists(const char *name);
+
+/* /dev/shm entries whose name (after an optional "sem.") starts with
+ * PREFIX without its slash. */
+int rt_test_count_prefix(const char *prefix);
+
+/* The captured stderr so far (NUL-terminated, static buffer). */
+const char *rt_test_stderr(const struct rt_test *t);
+
+/* How many times NEEDLE occurs in HAYSTACK. */
+int rt_test_count(const char *haystack, const char *needle);
+
+/* Creates a shared memory object / semaphore named NAME; 0 or -1. */
+int rt_test_make_shm(const char *name);
+int rt_test_make_sem(const char *name);
+
+/* In a forked host: checks that CALL returned WANT and, when WANT is -1,
+ * left errno at WANT_ERRNO; a mismatch is reported on WFD and counted in
+ * rt_test_failures, which the host returns as its exit code. */
+extern int rt_test_failures;
+#define RT_CHECK(wfd, call, want, want_errno)                                  \
+    rt_test_check((wfd), __LINE__, #call, (long)(call), (want), (want_errno))
+#define RT_CHECK_EQ(wfd, call, want)                                           \
+    rt_test_check((wfd), __LINE__, #call, (long)(call), (want), -1)
+void rt_test_check(int wfd, int line, const char *what, long got, long want,
+                   int want_errno);
+
+/* In the test: reads what a host reported until EOF, waits for it, and
+ * fails the test (printing the report) unless it exited 0. */
+void rt_test_expect_clean_exit(struct rt_test *t, pid_t pid, int rfd,
+                               double seconds);
+
+/* Path of the exec'able helper tests/child (from RT_TEST_CHILD). */
+const char *rt_test_child_path(void);
+
+/* Runs all TESTS after making this process a subreaper and arming a global
+ * alarm. */
+int rt_test_main(const char *group, const struct CMUnitTest *tests, size_t n);
+
+#define RT_TEST(f) cmocka_unit_test_setup_teardown(f, rt_test_setup, rt_test_teardown)
+#define RT_RUN(tests) rt_test_main(__FILE__, tests, sizeof(tests) / sizeof(tests[0]))
+
+#endif /* RT_TEST_UTIL_H */
