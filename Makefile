@@ -20,6 +20,15 @@ BUILD      ?= build
 SANITIZE   ?=
 REPEAT     ?= 1
 
+# "make V=1" shows every command.
+ifeq ($(V),1)
+  Q :=
+  say = @true
+else
+  Q := @
+  say = @printf '  %-7s %s\n' $(1) $(2)
+endif
+
 WARNINGS := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2 -Wundef -Wvla -Wwrite-strings
 BASEFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -g -fstack-protector-strong \
@@ -63,7 +72,9 @@ LIB_OBJS  := $(addprefix $(OBJ)/,$(addsuffix .o,$(LIB_NAMES)))
 LIB_PICS  := $(addprefix $(PIC)/,$(addsuffix .o,$(LIB_NAMES)))
 IMG_OBJS  := $(addprefix $(IMG)/,$(addsuffix .o,tracker-main $(TRACKER_SRCS) errtab))
 
-TEST_NAMES := test-wire test-registry test-args
+TEST_NAMES := test-wire test-registry test-args test-cleanup test-signals \
+              test-fork test-hygiene test-inherit test-garbage \
+              test-concurrency
 
 
 TEST_BINS  := $(addprefix $(BUILD)/tests/,$(TEST_NAMES))
@@ -83,28 +94,34 @@ lib: $(LIB_A) $(LIB_SO)
 
 $(TOOL)/%: tools/%.c
 	@mkdir -p $(@D)
-	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Wall -Wextra -Werror -o $@ $<
+	$(call say,CC,$@)
+	$(Q)$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Wall -Wextra -Werror -o $@ $<
 
 $(GEN)/errtab.c: $(TOOL)/gen-errtab
 	@mkdir -p $(@D)
-	$< > $@.tmp && mv $@.tmp $@
+	$(call say,GEN,$@)
+	$(Q)$< > $@.tmp && mv $@.tmp $@
 
 $(GEN)/tracker-image.c: $(IMAGE) $(TOOL)/bin2c
 	@mkdir -p $(@D)
-	$(TOOL)/bin2c $< > $@.tmp && mv $@.tmp $@
+	$(call say,GEN,$@)
+	$(Q)$(TOOL)/bin2c $< > $@.tmp && mv $@.tmp $@
 
 # ---- the tracker image (an executable, embedded in the library) -------------
 
 $(IMG)/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
 $(IMG)/errtab.o: $(GEN)/errtab.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
 $(IMAGE): $(IMG_OBJS)
-	$(CC) $(LDFLAGS_ALL) $(IMAGE_STRIP) -o $@ $^ $(LIBS)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) $(IMAGE_STRIP) -o $@ $^ $(LIBS)
 
 # ---- the library -------------------------------------------------------------
 
@@ -112,30 +129,36 @@ LIBFLAGS := -DRT_BUILDING_LIBRARY -fvisibility=hidden
 
 $(OBJ)/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(LIBFLAGS) -c -o $@ $<
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) $(LIBFLAGS) -c -o $@ $<
 
 $(OBJ)/%.o: $(GEN)/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(LIBFLAGS) -c -o $@ $<
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) $(LIBFLAGS) -c -o $@ $<
 
 $(PIC)/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(LIBFLAGS) -fPIC -c -o $@ $<
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) $(LIBFLAGS) -fPIC -c -o $@ $<
 
 $(PIC)/%.o: $(GEN)/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(LIBFLAGS) -fPIC -c -o $@ $<
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) $(LIBFLAGS) -fPIC -c -o $@ $<
 
 $(LIB_A): $(LIB_OBJS)
-	rm -f $@.tmp && $(AR) rcs $@.tmp $^ && mv $@.tmp $@
+	$(call say,AR,$@)
+	$(Q)rm -f $@.tmp && $(AR) rcs $@.tmp $^ && mv $@.tmp $@
 
 $(LIB_REAL): $(LIB_PICS) src/resourcetracker.map
-	$(CC) -shared $(LDFLAGS_ALL) -Wl,-soname,$(LIB_SONAME) \
+	$(call say,CC,$@)
+	$(Q)$(CC) -shared $(LDFLAGS_ALL) -Wl,-soname,$(LIB_SONAME) \
 	    -Wl,--version-script=src/resourcetracker.map -o $@ $(LIB_PICS) $(LIBS)
 
 $(LIB_SO): $(LIB_REAL)
-	ln -sf $(notdir $(LIB_REAL)) $(BUILD)/$(LIB_SONAME)
-	ln -sf $(LIB_SONAME) $@
+	$(Q)ln -sf $(notdir $(LIB_REAL)) $(BUILD)/$(LIB_SONAME)
+	$(Q)ln -sf $(LIB_SONAME) $@
 
 # ---- tests -------------------------------------------------------------------
 
@@ -159,13 +182,16 @@ cmocka:
 
 $(BUILD)/tests/%.o: tests/%.c | cmocka
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(CMOCKA_CFLAGS) -Itests -c -o $@ $<
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) $(CMOCKA_CFLAGS) -Itests -c -o $@ $<
 
 $(BUILD)/tests/test-%: $(BUILD)/tests/test-%.o $(BUILD)/tests/util.o $(LIB_A)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/tests/util.o $(LIB_A) $(CMOCKA_LIBS) $(LIBS)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/tests/util.o $(LIB_A) $(CMOCKA_LIBS) $(LIBS)
 
 $(BUILD)/tests/child: $(BUILD)/tests/child.o $(LIB_A)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIB_A) $(LIBS)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIB_A) $(LIBS)
 
 tests: $(TEST_BINS) $(TEST_HELPERS)
 
@@ -184,7 +210,8 @@ check: all
 
 $(BUILD)/examples/%: examples/%.c $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB_A) $(LIBS)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB_A) $(LIBS)
 
 examples: $(EXAMPLES)
 

@@ -18,16 +18,17 @@
  * So the tracker is a small separate program, embedded in the library as
  * bytes (tracker-main.c and the tracker modules, built as an executable) and
  * exec'ed from a memfd: nothing to install, works from the static library,
- * and an exec'ed process shares nothing with the host. The process that
- * execs it is created with clone(CLONE_VM | CLONE_VFORK): it borrows the
- * host's address space until exec, so no page table is copied, whatever the
- * host's size (posix_spawn does the same inside glibc). Its exit signal is 0:
- * the kernel sends no SIGCHLD for it and wait()/waitpid(-1) without __WCLONE
- * cannot see it, so even that short-lived middle process is invisible to the
- * host. The exec'ed image forks once more (it is tiny, so that fork is
- * cheap), reports the tracker's pid on a status pipe and exits; the tracker
- * is then reparented to init. This is the double fork of skalibs'
- * doublefork(), with the first fork replaced by a vfork-style clone.
+ * and an exec'ed process shares nothing with the host. Two vfork-style
+ * clones (CLONE_VM | CLONE_VFORK) start it: each child borrows its parent's
+ * address space instead of copying it, so no page table is copied whatever
+ * the host's size (posix_spawn does the same inside glibc). The first, the
+ * middle process, has exit signal 0: the kernel sends the host no SIGCHLD
+ * for it, and wait()/waitpid(-1) without __WCLONE cannot see it. It never
+ * execs (exec would reset its exit signal to SIGCHLD). It clones the
+ * tracker-to-be, which execs the image, then reports the tracker's pid on a
+ * status pipe and exits; the host reaps that exact pid and the tracker is
+ * reparented to init. This is skalibs' doublefork() with both forks
+ * replaced by vfork-style clones.
  *
  * The fork path remains for what exec cannot carry: a program that defined
  * its own types (rt_define_type) needs its cleanup functions, which exist
@@ -84,12 +85,23 @@ extern char **environ;
 struct child_args {
     int read_fd;
     int status_fd;
-    int image_fd; /* -1: fork path */
+    int image_fd;      /* -1: fork path */
+    void *grand_stack; /* top of the exec'ing child's stack */
     char *argv[2];
     char *envp[ENV_MAX];
 };
 
 #if defined(__linux__)
+#if defined(__GLIBC__)
+/* glibc's own name for clone(2). ThreadSanitizer intercepts "clone" and
+ * treats it as a fork of the calling thread, which breaks when the middle
+ * process, which shares the host's memory, clones again. Nothing here
+ * needs its bookkeeping: the children run uninstrumented code only. */
+int __clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
+#define RT_CLONE __clone
+#else
+#define RT_CLONE clone
+#endif
 #define RAW(...) syscall(__VA_ARGS__)
 #define RAW_CLOSE(fd) ((void)syscall(SYS_close, (long)(fd)))
 #define RAW_EXIT(code) ((void)syscall(SYS_exit, (long)(code)))
@@ -103,10 +115,11 @@ RT_CHILD_SAFE static void child_report(int fd, int32_t kind, long value)
 }
 
 /* Puts /dev/null on 0 and 1 (and on 2 if the host had no stderr), the
- * tracker pipe on 3, the status pipe on 4, the image on 5, and closes
- * everything else: the tracker holds none of the host's descriptors. Every
- * source is first copied above 9 so that no placement clobbers another.
- * Returns 0 or an errno. */
+ * tracker pipe on 3, the status pipe on 4 (the tracker closes it when it is
+ * ready) and the image on 5 (close-on-exec), and closes everything else:
+ * the tracker holds none of the host's descriptors. Every source is first
+ * copied above 9 so that no placement clobbers another. Returns 0 or an
+ * errno. */
 RT_CHILD_SAFE static int place_fds(const struct child_args *a)
 {
     long r = RAW(SYS_fcntl, (long)a->read_fd, (long)F_DUPFD_CLOEXEC, 10L);
@@ -142,37 +155,53 @@ RT_CHILD_SAFE static int place_fds(const struct child_args *a)
     return 0;
 }
 
-/* The middle process: shares the host's memory until it execs or exits,
- * while the host thread that made it is suspended (CLONE_VFORK). */
+/* The tracker-to-be in the exec path: shares the host's memory until its
+ * exec succeeds (CLONE_VFORK keeps the middle waiting until then). On
+ * failure it reports why. */
+RT_CHILD_SAFE static int exec_tracker(void *arg)
+{
+    const struct child_args *a = arg;
+    (void)RAW(SYS_execveat, (long)RT_LAUNCH_IMAGE_FD, "", a->argv, a->envp,
+              (long)AT_EMPTY_PATH);
+    /* Kernels before 3.19, and valgrind, know no execveat; /proc is the
+     * other way to name a memfd. */
+    if (errno == ENOSYS || errno == ENOENT || errno == EINVAL) {
+        (void)RAW(SYS_execve, "/proc/self/fd/5", a->argv, a->envp);
+    }
+    child_report(RT_LAUNCH_STATUS_FD, RT_REPORT_ERROR, errno);
+    RAW_EXIT(127);
+    return 127;
+}
+
+/* The middle process: shares the host's memory until it exits, while the
+ * host thread that made it is suspended (CLONE_VFORK). It never execs: exec
+ * would reset its exit signal to SIGCHLD and make it visible to the host's
+ * wait(). It makes the tracker, reports its pid and exits, which reparents
+ * the tracker to init. */
 RT_CHILD_SAFE static int middle(void *arg)
 {
     const struct child_args *a = arg;
-    int status_fd = a->status_fd;
     int err = place_fds(a);
     if (err != 0) {
-        child_report(status_fd, RT_REPORT_ERROR, err);
+        child_report(a->status_fd, RT_REPORT_ERROR, err);
         RAW_EXIT(127);
     }
+    long pid;
     if (a->image_fd >= 0) {
-        (void)RAW(SYS_execveat, (long)RT_LAUNCH_IMAGE_FD, "", a->argv, a->envp,
-                  (long)AT_EMPTY_PATH);
-        /* Kernels before 3.19, and valgrind, know no execveat; /proc is the
-         * other way to name a memfd. */
-        if (errno == ENOSYS || errno == ENOENT || errno == EINVAL) {
-            (void)RAW(SYS_execve, "/proc/self/fd/5", a->argv, a->envp);
-        }
-        child_report(RT_LAUNCH_STATUS_FD, RT_REPORT_ERROR, errno);
-        RAW_EXIT(127);
-    }
-    /* Fork path: a plain copy of the host, without glibc's fork(), whose
-     * atfork handlers would take locks other host threads may hold. */
+        pid = RT_CLONE(exec_tracker, a->grand_stack,
+                       CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)a);
+    } else {
+        /* Fork path: a plain copy of the host, without glibc's fork(),
+         * whose atfork handlers would take locks other host threads may
+         * hold. The copy returns from the system call on its own stack. */
 #if defined(SYS_fork)
-    long pid = RAW(SYS_fork);
+        pid = RAW(SYS_fork);
 #else
-    long pid = RAW(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
+        pid = RAW(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
 #endif
-    if (pid == 0) {
-        rt__tracker_run(RT_LAUNCH_READ_FD);
+        if (pid == 0) {
+            rt__tracker_run(RT_LAUNCH_READ_FD);
+        }
     }
     child_report(RT_LAUNCH_STATUS_FD, pid > 0 ? RT_REPORT_PID : RT_REPORT_ERROR,
                  pid > 0 ? pid : errno);
@@ -290,20 +319,32 @@ static int start(struct rt_launch *in, int image_fd, pid_t *ret_pid)
     if (r != 0) {
         return -r;
     }
-    pid_t mid = clone(middle, (char *)in->stack + STACK_SIZE,
-                      CLONE_VM | CLONE_VFORK, &a);
+    /* The upper half is the middle's stack, the lower half the stack of the
+     * child it makes in the exec path. */
+    a.grand_stack = (char *)in->stack + STACK_SIZE / 2;
+    pid_t mid = RT_CLONE(middle, (char *)in->stack + STACK_SIZE,
+                         CLONE_VM | CLONE_VFORK, &a);
     int err = errno;
     (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (mid < 0) {
         return -err;
     }
-    /* The middle has exec'ed or exited: what it held of ours is its own
+    /* The middle has exited (or, under valgrind, which turns CLONE_VM into
+     * a copy, at least runs on its own): what it held of ours is its own
      * copy now. */
     in->fds[3] = rt__fd_close(in->fds[3]);
     (void)munmap(in->stack, in->stack_size);
     in->stack = NULL;
+    /* The first record tells: an error from the exec'ing child comes
+     * before the middle's pid record. End-of-file follows once the tracker
+     * has set itself up and closed its copy: from then on it ignores the
+     * signals it must ignore, so the caller may rely on that at once. */
     struct rt_launch_report rep = {0, 0};
     ssize_t n = rt__fd_read_full(in->fds[2], &rep, sizeof(rep));
+    char rest[64];
+    while (n == (ssize_t)sizeof(rep) &&
+           rt__fd_read(in->fds[2], rest, sizeof(rest)) > 0) {
+    }
     /* Exact pid, __WCLONE: the middle's exit signal is 0. ECHILD means a
      * __WALL waiter in the host took it; there is nothing left to reap. */
     (void)rt__fd_waitpid(mid, NULL, __WCLONE);

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The tracker's main loop. Tracker, single-threaded, AS-safe: it may run in
  * a raw fork of a multithreaded host, so no malloc, stdio or locks. */
+
+/* syscall(2) for rt_sigaction: Linux; elsewhere sigaction alone. */
+#define _GNU_SOURCE
 #include "tracker.h"
 
 #include <errno.h>
@@ -12,6 +15,7 @@
 
 #if defined(__linux__)
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #endif
 
 #include "diag.h"
@@ -193,17 +197,36 @@ static int shutdown_report(void)
     return bad_lines > 0 ? RT_EXIT_BAD_MESSAGE : RT_EXIT_CLEAN;
 }
 
-static void setup_signals(void)
+/* Every disposition back to SIG_DFL: in a raw fork the host's handlers are
+ * still installed, and across exec the host's ignored signals stay ignored
+ * (GNU make, for one, ignores signals 32 and 33 in its children). libc's
+ * sigaction refuses the signals it reserves, so on Linux the system call is
+ * made directly; an all-zero kernel sigaction is SIG_DFL with no flags and
+ * an empty mask whatever the architecture's layout. */
+static void reset_dispositions(void)
 {
     struct sigaction dfl;
     memset(&dfl, 0, sizeof(dfl));
     dfl.sa_handler = SIG_DFL;
     sigemptyset(&dfl.sa_mask);
-    /* In a raw fork the host's handlers are still installed: none of them
-     * may ever run here. Numbers the system refuses are skipped. */
     for (int sig = 1; sig < 65; sig++) {
+#if defined(__linux__) && defined(SYS_rt_sigaction)
+        static const unsigned long zero[8];
+        if (syscall(SYS_rt_sigaction, (long)sig, zero, NULL, 8L) == 0) {
+            continue;
+        }
+#endif
+        /* Numbers the system refuses (SIGKILL, SIGSTOP) are skipped. */
         (void)sigaction(sig, &dfl, NULL);
     }
+}
+
+static void setup_signals(void)
+{
+    reset_dispositions();
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    sigemptyset(&dfl.sa_mask);
     /* ^C, "kill", a closing terminal, and a dead stderr pipe must not stop
      * the cleanup; only SIGKILL can. */
     struct sigaction ign = dfl;

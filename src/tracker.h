@@ -15,8 +15,9 @@ enum {
 };
 
 /* Runs the tracker on the read end FD. Expects descriptors 0 and 1 on
- * /dev/null and 2 on the stderr to report to; closes every other descriptor
- * but FD. Never returns. */
+ * /dev/null and 2 on the stderr to report to. Once its signals, session and
+ * working directory are set up it closes every other descriptor but FD,
+ * which is how the launcher learns that it is ready. Never returns. */
 _Noreturn void rt__tracker_run(int fd);
 
 #endif /* RT_TRACKER_H */

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,4 +412,59 @@ void rt_test_expect_clean_exit(struct rt_test *t, pid_t pid, int rfd,
         fail_msg("host %ld: %s (status 0x%x)\n%s", (long)pid,
                  st == -1 ? "did not exit in time" : "failed", st, report);
     }
+}
+
+extern char **environ;
+
+pid_t rt_test_spawn(struct rt_test *t, const char *const *args,
+                    const char *env, int keep_fd, int *ret_in, int *ret_out)
+{
+    int in[2];
+    int out[2];
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
+        return -1;
+    }
+    char *argv[32];
+    size_t n = 0;
+    argv[n++] = (char *)rt_test_child_path();
+    for (; args[n - 1] != NULL && n < 31; n++) {
+        argv[n] = (char *)args[n - 1];
+    }
+    argv[n] = NULL;
+    char *envp[256];
+    size_t e = 0;
+    for (char **p = environ; *p != NULL && e < 254; p++) {
+        if (strncmp(*p, "RESOURCE_TRACKER_FD=", 20) != 0) {
+            envp[e++] = *p;
+        }
+    }
+    if (env != NULL) {
+        envp[e++] = (char *)env;
+    }
+    envp[e] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_addopen(&fa, 2, t->errpath, O_WRONLY | O_APPEND,
+                                     0);
+    if (keep_fd >= 0) {
+        /* dup2 onto itself clears FD_CLOEXEC (POSIX 2024, glibc 2.29). */
+        posix_spawn_file_actions_adddup2(&fa, keep_fd, keep_fd);
+    }
+    pid_t pid;
+    int r = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    close(in[0]);
+    close(out[1]);
+    if (r != 0) {
+        close(in[1]);
+        close(out[0]);
+        errno = r;
+        return -1;
+    }
+    rt_test_track(t, pid);
+    *ret_in = in[1];
+    *ret_out = out[0];
+    return pid;
 }

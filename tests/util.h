@@ -101,6 +101,14 @@ void rt_test_check(int wfd, int line, const char *what, long got, long want,
 void rt_test_expect_clean_exit(struct rt_test *t, pid_t pid, int rfd,
                                double seconds);
 
+/* Starts the helper tests/child with ARGS (NULL-terminated) through
+ * posix_spawn: its stdin is a pipe (write end in *RET_IN, closed to end a
+ * "hold"), its stdout a pipe (read end in *RET_OUT), its stderr T's capture
+ * file. ENV, if not NULL, is added to the environment ("K=V"); KEEP_FD >= 0
+ * stays open in the child under the same number. */
+pid_t rt_test_spawn(struct rt_test *t, const char *const *args,
+                    const char *env, int keep_fd, int *ret_in, int *ret_out);
+
 /* Path of the exec'able helper tests/child (from RT_TEST_CHILD). */
 const char *rt_test_child_path(void);
 

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/* fork(): a child shares its parent's tracker with no call; cleanup waits
+ * for the last forked descendant; a fork while another thread starts the
+ * tracker leaves the child with no held lock. */
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "resourcetracker.h"
+
+static int same_pipe(int a, int b)
+{
+    struct stat sa;
+    struct stat sb;
+    return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* CPython's test_resource_tracker_reused: the child sees the same tracker
+ * and rt_ensure_running starts nothing there. */
+static int reuse_host(void *arg, int w)
+{
+    const char *name = arg;
+    if (rt_ensure_running() < 0) {
+        return 90;
+    }
+    pid_t tracker = rt_tracker_pid();
+    int fd = rt_getfd();
+    rt_test_say(w, "pid %ld", (long)tracker);
+    pid_t child = fork();
+    if (child == 0) {
+        int ok = rt_tracker_pid() == tracker && rt_ensure_running() == 0 &&
+                 rt_tracker_pid() == tracker && rt_getfd() == fd &&
+                 rt_test_make_shm(name) == 0 &&
+                 rt_register(name, RT_SHARED_MEMORY) == 0;
+        _exit(ok ? 0 : 1);
+    }
+    int st;
+    if (waitpid(child, &st, 0) != child || !WIFEXITED(st) ||
+        WEXITSTATUS(st) != 0) {
+        return 91;
+    }
+    /* The tracker still runs (we hold it) and is the same one. */
+    if (rt_ensure_running() < 0 || rt_tracker_pid() != tracker ||
+        !same_pipe(fd, rt_getfd())) {
+        return 92;
+    }
+    return 0;
+}
+
+static void forked_child_reuses_tracker(void **state)
+{
+    struct rt_test *t = *state;
+    char name[128];
+    int rfd;
+    pid_t pid = rt_test_fork(t, reuse_host,
+                             (void *)rt_test_name(t, name, sizeof(name), "c"),
+                             &rfd);
+    long tracker = rt_test_read_value(rfd, "pid", 20);
+    close(rfd);
+    assert_true(tracker > 0);
+    rt_test_track(t, (pid_t)tracker);
+    int st = rt_test_wait_pid(pid, 20);
+    assert_true(st != -1 && WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    /* The child's registration reached the shared tracker. */
+    st = rt_test_wait_pid((pid_t)tracker, 20);
+    assert_true(st != -1 && WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 1);
+    assert_false(rt_test_shm_exists(name));
+    assert_non_null(strstr(rt_test_stderr(t), "1 leaked shared_memory"));
+}
+
+struct last_args {
+    const char *name;
+    int hold_fd;  /* the grandchild exits when this reaches EOF */
+    int other_fd; /* the write end, closed in the host */
+};
+
+/* The host registers, forks a child that holds on, and is SIGKILLed. */
+static int last_host(void *arg, int w)
+{
+    const struct last_args *a = arg;
+    close(a->other_fd);
+    if (rt_test_make_shm(a->name) < 0 ||
+        rt_register(a->name, RT_SHARED_MEMORY) < 0) {
+        return 90;
+    }
+    pid_t child = fork();
+    if (child == 0) {
+        char c;
+        while (read(a->hold_fd, &c, 1) < 0 && errno == EINTR) {
+        }
+        _exit(0);
+    }
+    rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
+    rt_test_say(w, "child %ld", (long)child);
+    for (;;) {
+        pause();
+    }
+}
+
+static int name_gone(void *arg)
+{
+    const struct last_args *a = arg;
+    return !rt_test_shm_exists(a->name);
+}
+
+static void cleanup_waits_for_last_descendant(void **state)
+{
+    struct rt_test *t = *state;
+    char name[128];
+    int hold[2];
+    assert_int_equal(pipe(hold), 0);
+    struct last_args a = {rt_test_name(t, name, sizeof(name), "x"), hold[0],
+                          hold[1]};
+    int rfd;
+    pid_t pid = rt_test_fork(t, last_host, &a, &rfd);
+    close(hold[0]);
+    long tracker = rt_test_read_value(rfd, "pid", 20);
+    long child = rt_test_read_value(rfd, "child", 20);
+    close(rfd);
+    assert_true(tracker > 0 && child > 0);
+    rt_test_track(t, (pid_t)tracker);
+    rt_test_track(t, (pid_t)child);
+    kill(pid, SIGKILL);
+    assert_int_not_equal(rt_test_wait_pid(pid, 20), -1);
+    /* The host is gone but its child holds the pipe: for a while (a window
+     * that would see a premature cleanup), nothing may be unlinked. */
+    assert_false(rt_test_wait_until(name_gone, &a, 0.3));
+    assert_true(rt_test_alive((pid_t)tracker));
+    close(hold[1]); /* the child exits */
+    int st = rt_test_wait_pid((pid_t)tracker, 20);
+    assert_true(st != -1 && WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 1);
+    assert_false(rt_test_shm_exists(name));
+}
+
+/* One thread restarts the tracker over and over (killing it each time, so
+ * that every call goes through the locked start path) while the main thread
+ * forks; every child must be able to use the library at once. */
+static atomic_int stop;
+
+static void *restarter(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stop)) {
+        if (rt_ensure_running() == 0) {
+            pid_t p = rt_tracker_pid();
+            if (p > 0) {
+                kill(p, SIGKILL);
+            }
+        }
+    }
+    return NULL;
+}
+
+static int fork_storm(void *arg, int w)
+{
+    (void)arg;
+    (void)w;
+    pthread_t th;
+    if (pthread_create(&th, NULL, restarter, NULL) != 0) {
+        return 90;
+    }
+    int failures = 0;
+    for (int i = 0; i < 200; i++) {
+        pid_t c = fork();
+        if (c == 0) {
+            /* A child that inherited a held lock would hang here. */
+            alarm(10);
+            _exit(rt_ensure_running() == 0 && rt_tracker_pid() > 0 ? 0 : 1);
+        }
+        int st;
+        if (c < 0 || waitpid(c, &st, 0) != c || !WIFEXITED(st) ||
+            WEXITSTATUS(st) != 0) {
+            failures++;
+        }
+    }
+    atomic_store(&stop, 1);
+    pthread_join(th, NULL);
+    return failures;
+}
+
+static void fork_during_start_does_not_deadlock(void **state)
+{
+    struct rt_test *t = *state;
+    int rfd;
+    pid_t pid = rt_test_fork(t, fork_storm, NULL, &rfd);
+    close(rfd);
+    int st = rt_test_wait_pid(pid, 120);
+    assert_true(st != -1 && WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        RT_TEST(forked_child_reuses_tracker),
+        RT_TEST(cleanup_waits_for_last_descendant),
+        RT_TEST(fork_during_start_does_not_deadlock),
+    };
+    return RT_RUN(tests);
+}

@@ -1,0 +1,331 @@
+/* SPDX-License-Identifier: MIT */
+/* The host is sacred: the tracker is not its child, holds none of its
+ * descriptors, leaves its signal state alone, does not deadlock it while
+ * other threads hold malloc and stdio locks, and keeps no copy of its
+ * memory. */
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "resourcetracker.h"
+
+static atomic_int sigchld_count;
+
+static void on_sigchld(int sig)
+{
+    (void)sig;
+    atomic_fetch_add(&sigchld_count, 1);
+}
+
+/* Reads field KEY ("PPid:", "SigIgn:", ...) of /proc/PID/status. */
+static int proc_status(pid_t pid, const char *key, char *buf, size_t len)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    char line[256];
+    int found = -1;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, key, strlen(key)) == 0) {
+            snprintf(buf, len, "%s", line + strlen(key));
+            buf[strcspn(buf, "\n")] = '\0';
+            found = 0;
+            break;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+static unsigned long long proc_mask(pid_t pid, const char *key)
+{
+    char buf[64];
+    if (proc_status(pid, key, buf, sizeof(buf)) < 0) {
+        return ~0ULL;
+    }
+    return strtoull(buf, NULL, 16);
+}
+
+static int not_waitable_host(void *arg, int w)
+{
+    (void)arg;
+    struct sigaction sa = {.sa_handler = on_sigchld};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, NULL);
+    RT_CHECK(w, rt_ensure_running(), 0, 0);
+    pid_t tracker = rt_tracker_pid();
+    /* Neither the tracker nor the process that started it is a child
+     * wait() can see, and no SIGCHLD arrived for either. */
+    RT_CHECK(w, waitpid(-1, NULL, WNOHANG), -1, ECHILD);
+    RT_CHECK_EQ(w, atomic_load(&sigchld_count), 0);
+    char ppid[32];
+    RT_CHECK(w, proc_status(tracker, "PPid:", ppid, sizeof(ppid)), 0, 0);
+    RT_CHECK_EQ(w, atol(ppid) == getpid(), 0);
+    /* In its own session, away from the host's process group. */
+    RT_CHECK_EQ(w, getsid(tracker), tracker);
+    RT_CHECK_EQ(w, getpgid(tracker), tracker);
+    /* Killed, it does not become our zombie either. */
+    RT_CHECK(w, kill(tracker, SIGKILL), 0, 0);
+    for (int i = 0; i < 1000 && rt_test_alive(tracker); i++) {
+        usleep(1000);
+    }
+    RT_CHECK(w, waitpid(-1, NULL, WNOHANG), -1, ECHILD);
+    RT_CHECK_EQ(w, atomic_load(&sigchld_count), 0);
+    return rt_test_failures;
+}
+
+static void tracker_is_not_waitable(void **state)
+{
+    int rfd;
+    pid_t pid = rt_test_fork(*state, not_waitable_host, NULL, &rfd);
+    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+}
+
+static int same_file(const char *link, int fd)
+{
+    struct stat a;
+    struct stat b;
+    return stat(link, &a) == 0 && fstat(fd, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
+static int fd_host(void *arg, int w)
+{
+    (void)arg;
+    /* Descriptors a host may have lying around, none close-on-exec. */
+    int p[2];
+    if (pipe(p) < 0) {
+        return 90;
+    }
+    int file = open("/", O_RDONLY | O_DIRECTORY);
+    RT_CHECK(w, rt_ensure_running(), 0, 0);
+    pid_t tracker = rt_tracker_pid();
+    int fd = rt_getfd();
+    RT_CHECK_EQ(w, (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0, 1);
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/proc/%ld/fd", (long)tracker);
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return 91;
+    }
+    int seen = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        int n = atoi(e->d_name);
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        int null = open("/dev/null", O_RDONLY);
+        int ok = (n <= 1 && same_file(path, null)) ||
+                 (n == 2 && same_file(path, 2)) || (n == 3 && same_file(path, fd));
+        close(null);
+        if (!ok) {
+            rt_test_say(w, "tracker holds fd %d", n);
+            rt_test_failures++;
+        }
+        seen++;
+    }
+    closedir(d);
+    RT_CHECK_EQ(w, seen, 4);
+    /* Our own pipe sees EOF as soon as we close its write end: the tracker
+     * holds no copy of it. */
+    close(p[1]);
+    struct pollfd pf = {p[0], POLLIN, 0};
+    RT_CHECK_EQ(w, poll(&pf, 1, 0), 1);
+    char c;
+    RT_CHECK_EQ(w, read(p[0], &c, 1), 0);
+    (void)file;
+    return rt_test_failures;
+}
+
+static void tracker_holds_only_its_pipe_and_stderr(void **state)
+{
+    int rfd;
+    pid_t pid = rt_test_fork(*state, fd_host, NULL, &rfd);
+    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+}
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+}
+
+static int signal_host(void *arg, int w)
+{
+    (void)arg;
+    /* Odd signal state in the host: a handler, an ignored signal, and a
+     * mask. None of it may reach the tracker, and the library must leave it
+     * as it was. */
+    struct sigaction sa = {.sa_handler = on_usr1};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    signal(SIGUSR2, SIG_IGN);
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGQUIT);
+    sigaddset(&mask, SIGALRM);
+    pthread_sigmask(SIG_SETMASK, &mask, NULL);
+    RT_CHECK(w, rt_ensure_running(), 0, 0);
+    RT_CHECK(w, rt_register("/rt-hygiene-unused", RT_SHARED_MEMORY), 0, 0);
+    RT_CHECK(w, rt_unregister("/rt-hygiene-unused", RT_SHARED_MEMORY), 0, 0);
+    sigset_t now;
+    pthread_sigmask(SIG_SETMASK, NULL, &now);
+    RT_CHECK_EQ(w, sigismember(&now, SIGQUIT) && sigismember(&now, SIGALRM) &&
+                       !sigismember(&now, SIGPIPE) && !sigismember(&now, SIGINT),
+                1);
+    struct sigaction cur;
+    sigaction(SIGUSR1, NULL, &cur);
+    RT_CHECK_EQ(w, cur.sa_handler == on_usr1, 1);
+    sigaction(SIGPIPE, NULL, &cur);
+    RT_CHECK_EQ(w, cur.sa_handler == SIG_DFL, 1);
+    pid_t tracker = rt_tracker_pid();
+    unsigned long long want = (1ULL << (SIGINT - 1)) | (1ULL << (SIGTERM - 1)) |
+                              (1ULL << (SIGHUP - 1)) | (1ULL << (SIGPIPE - 1));
+    RT_CHECK_EQ(w, proc_mask(tracker, "SigIgn:"), (long)want);
+    RT_CHECK_EQ(w, proc_mask(tracker, "SigBlk:"), 0);
+    /* Sanitizer runtimes catch the synchronous faults; nothing else may
+     * have a handler. */
+    unsigned long long faults =
+        (1ULL << (SIGSEGV - 1)) | (1ULL << (SIGBUS - 1)) |
+        (1ULL << (SIGFPE - 1)) | (1ULL << (SIGILL - 1)) |
+        (1ULL << (SIGABRT - 1)) | (1ULL << (SIGTRAP - 1));
+    RT_CHECK_EQ(w, proc_mask(tracker, "SigCgt:") & ~faults, 0);
+    return rt_test_failures;
+}
+
+static void tracker_signal_state_is_its_own(void **state)
+{
+    int rfd;
+    pid_t pid = rt_test_fork(*state, signal_host, NULL, &rfd);
+    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+}
+
+/* Threads that hold malloc's and stdio's locks most of the time. A tracker
+ * started by fork() alone would inherit them held and hang on its first
+ * malloc or printf; ours execs, so the host's locks do not matter. */
+static atomic_int busy_stop;
+
+static void *busy(void *arg)
+{
+    FILE *f = arg;
+    while (!atomic_load(&busy_stop)) {
+        void *p = malloc(1 + (size_t)rand() % 65536);
+        fprintf(f, "%p\n", p);
+        free(p);
+    }
+    return NULL;
+}
+
+static int locks_host(void *arg, int w)
+{
+    (void)arg;
+    FILE *f = fopen("/dev/null", "w");
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        pthread_create(&th[i], NULL, busy, f);
+    }
+    for (int i = 0; i < 30; i++) {
+        RT_CHECK(w, rt_ensure_running(), 0, 0);
+        pid_t tracker = rt_tracker_pid();
+        RT_CHECK(w, rt_register("/rt-hygiene-lock", RT_SHARED_MEMORY), 0, 0);
+        RT_CHECK(w, rt_unregister("/rt-hygiene-lock", RT_SHARED_MEMORY), 0, 0);
+        /* Make the next call start a fresh tracker. */
+        kill(tracker, SIGKILL);
+        for (int k = 0; k < 1000 && rt_test_alive(tracker); k++) {
+            usleep(1000);
+        }
+    }
+    atomic_store(&busy_stop, 1);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+    }
+    return rt_test_failures;
+}
+
+static void start_does_not_deadlock_a_busy_multithreaded_host(void **state)
+{
+    int rfd;
+    pid_t pid = rt_test_fork(*state, locks_host, NULL, &rfd);
+    rt_test_expect_clean_exit(*state, pid, rfd, 60);
+}
+
+/* Private and proportional memory of PID in kB, from smaps_rollup. */
+static long smaps_kb(pid_t pid, const char *key)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/smaps_rollup", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    char line[256];
+    long kb = -1;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, key, strlen(key)) == 0) {
+            kb = atol(line + strlen(key));
+        }
+    }
+    fclose(f);
+    return kb;
+}
+
+#define BIG_HEAP ((size_t)256 << 20)
+
+static int big_host(void *arg, int w)
+{
+    (void)arg;
+    unsigned char *heap = malloc(BIG_HEAP);
+    if (heap == NULL) {
+        return 90;
+    }
+    memset(heap, 1, BIG_HEAP);
+    RT_CHECK(w, rt_ensure_running(), 0, 0);
+    /* Rewriting the heap would make a forked tracker copy every page. */
+    memset(heap, 2, BIG_HEAP);
+    pid_t tracker = rt_tracker_pid();
+    long pss = smaps_kb(tracker, "Pss:");
+    long anon = smaps_kb(tracker, "Anonymous:");
+    if (pss < 0 || pss > 8 * 1024 || anon < 0 || anon > 8 * 1024) {
+        rt_test_say(w, "tracker Pss %ld kB, Anonymous %ld kB", pss, anon);
+        return 1;
+    }
+    free(heap);
+    return rt_test_failures;
+}
+
+static void tracker_keeps_no_copy_of_a_big_host(void **state)
+{
+    int rfd;
+    pid_t pid = rt_test_fork(*state, big_host, NULL, &rfd);
+    rt_test_expect_clean_exit(*state, pid, rfd, 60);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        RT_TEST(tracker_is_not_waitable),
+        RT_TEST(tracker_holds_only_its_pipe_and_stderr),
+        RT_TEST(tracker_signal_state_is_its_own),
+        RT_TEST(start_does_not_deadlock_a_busy_multithreaded_host),
+        RT_TEST(tracker_keeps_no_copy_of_a_big_host),
+    };
+    return RT_RUN(tests);
+}
