@@ -72,7 +72,7 @@ LIB_OBJS  := $(addprefix $(OBJ)/,$(addsuffix .o,$(LIB_NAMES)))
 LIB_PICS  := $(addprefix $(PIC)/,$(addsuffix .o,$(LIB_NAMES)))
 IMG_OBJS  := $(addprefix $(IMG)/,$(addsuffix .o,tracker-main $(TRACKER_SRCS) errtab))
 
-TEST_NAMES := test-wire test-registry test-args test-cleanup test-signals \
+TEST_NAMES := test-wire test-registry test-fdio test-args test-cleanup test-signals \
               test-fork test-hygiene test-inherit test-garbage \
               test-concurrency
 

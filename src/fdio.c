@@ -70,7 +70,7 @@ ssize_t rt__fd_read_full(int fd, void *buf, size_t len)
  * block SIGPIPE in this thread only, write, and if the write raised a SIGPIPE
  * that was not already pending, consume it before restoring the mask. The
  * process-wide disposition, which belongs to the host, is never touched. */
-static int write_masked(int fd, const void *buf, size_t len)
+int rt__fd_write_masked(int fd, const void *buf, size_t len)
 {
     sigset_t pipe_set;
     sigset_t old;
@@ -127,7 +127,7 @@ int rt__fd_write_msg(int fd, const void *buf, size_t len)
         }
     }
 #endif
-    r = write_masked(fd, buf, len);
+    r = rt__fd_write_masked(fd, buf, len);
     errno = saved;
     return r;
 }

@@ -35,6 +35,11 @@ ssize_t rt__fd_read_full(int fd, void *buf, size_t len);
  * AS-safe. */
 int rt__fd_write_msg(int fd, const void *buf, size_t len);
 
+/* The portable half of rt__fd_write_msg, used where the kernel has no
+ * RWF_NOSIGNAL: SIGPIPE blocked in this thread around the write, and one it
+ * raised consumed. Exposed for tests. */
+int rt__fd_write_masked(int fd, const void *buf, size_t len);
+
 /* close(2) that keeps errno and treats EINTR as done (the descriptor is gone
  * either way on Linux; retrying could close someone else's). Returns -1 so
  * that "fd = rt__fd_close(fd)" leaves fd invalid. AS-safe. */

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -168,6 +169,39 @@ static void rt_setfd_adopts_a_pipe_and_messages_are_exact(void **state)
     rt_test_expect_clean_exit(*state, pid, rfd, 20);
 }
 
+/* A host out of descriptors gets -1 and the errno of the call that failed,
+ * and the library works once descriptors are free again. */
+static int out_of_fds(void *arg, int w)
+{
+    (void)arg;
+    struct rlimit rl = {16, 16};
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        return 90;
+    }
+    int fds[16];
+    int n = 0;
+    for (int fd; (fd = open("/dev/null", O_RDONLY)) >= 0;) {
+        fds[n++] = fd;
+    }
+    RT_CHECK(w, rt_ensure_running(), -1, EMFILE);
+    RT_CHECK(w, rt_register("/rt-args-fds", RT_SHARED_MEMORY), -1, EMFILE);
+    RT_CHECK(w, rt_getfd(), -1, EMFILE);
+    RT_CHECK_EQ(w, rt_tracker_pid(), -1);
+    while (n > 0) {
+        close(fds[--n]);
+    }
+    RT_CHECK(w, rt_ensure_running(), 0, 0);
+    RT_CHECK_EQ(w, rt_tracker_pid() > 0, 1);
+    return rt_test_failures;
+}
+
+static void descriptor_exhaustion_is_emfile(void **state)
+{
+    int rfd;
+    pid_t pid = rt_test_fork(*state, out_of_fds, NULL, &rfd);
+    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -175,6 +209,7 @@ int main(void)
         RT_TEST(names_past_pipe_buf_are_enametoolong),
         RT_TEST(rt_setfd_refuses_what_is_not_a_pipe_write_end),
         RT_TEST(rt_setfd_adopts_a_pipe_and_messages_are_exact),
+        RT_TEST(descriptor_exhaustion_is_emfile),
     };
     return RT_RUN(tests);
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -318,6 +319,38 @@ static void tracker_keeps_no_copy_of_a_big_host(void **state)
     rt_test_expect_clean_exit(*state, pid, rfd, 60);
 }
 
+/* A host that is a child subreaper inherits the orphaned tracker: when the
+ * tracker dies, the library reaps it by its pid as it relaunches, so the
+ * host is left with no zombie. */
+static int subreaper_host(void *arg, int w)
+{
+    (void)arg;
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L) < 0) {
+        return 90;
+    }
+    RT_CHECK(w, rt_ensure_running(), 0, 0);
+    pid_t old = rt_tracker_pid();
+    char ppid[32];
+    RT_CHECK(w, proc_status(old, "PPid:", ppid, sizeof(ppid)), 0, 0);
+    RT_CHECK_EQ(w, atol(ppid) == getpid(), 1);
+    RT_CHECK(w, kill(old, SIGKILL), 0, 0);
+    /* Wait until it is a zombie, without reaping it. */
+    for (int i = 0; i < 2000 && rt_test_alive(old); i++) {
+        usleep(1000);
+    }
+    RT_CHECK(w, rt_ensure_running(), 0, 0);
+    RT_CHECK_EQ(w, rt_tracker_pid() != old, 1);
+    RT_CHECK(w, waitpid(old, NULL, WNOHANG), -1, ECHILD);
+    return rt_test_failures;
+}
+
+static void subreaper_host_is_left_no_zombie(void **state)
+{
+    int rfd;
+    pid_t pid = rt_test_fork(*state, subreaper_host, NULL, &rfd);
+    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +359,7 @@ int main(void)
         RT_TEST(tracker_signal_state_is_its_own),
         RT_TEST(start_does_not_deadlock_a_busy_multithreaded_host),
         RT_TEST(tracker_keeps_no_copy_of_a_big_host),
+        RT_TEST(subreaper_host_is_left_no_zombie),
     };
     return RT_RUN(tests);
 }

@@ -10,13 +10,13 @@
 
 #define N_MANY 100000
 
-static const unsigned char *key(char *buf, size_t len, unsigned i,
-                                size_t *ret_len)
+/* Writes key I into BUF (64 bytes) and returns its length. */
+static size_t key(char *buf, unsigned i)
 {
-    int n = snprintf(buf, len, "/rt-registry-%08u", i);
-    *ret_len = (size_t)n;
-    return (const unsigned char *)buf;
+    return (size_t)snprintf(buf, 64, "/rt-registry-%08u", i);
 }
+
+#define K(buf) ((const unsigned char *)(buf))
 
 static void add_remove_contains(void **state)
 {
@@ -50,21 +50,18 @@ static void registration_order_is_kept(void **state)
     char buf[64];
     size_t len;
     for (unsigned i = 0; i < 10; i++) {
-        assert_int_equal(rt__registry_add(&r, 3, key(buf, sizeof(buf), i, &len),
-                                          len),
+        assert_int_equal((len = key(buf, i), rt__registry_add(&r, 3, K(buf), len)),
                          1);
     }
-    assert_int_equal(rt__registry_remove(&r, 3, key(buf, sizeof(buf), 4, &len),
-                                         len),
+    assert_int_equal((len = key(buf, 4), rt__registry_remove(&r, 3, K(buf), len)),
                      0);
-    assert_int_equal(rt__registry_remove(&r, 3, key(buf, sizeof(buf), 0, &len),
-                                         len),
+    assert_int_equal((len = key(buf, 0), rt__registry_remove(&r, 3, K(buf), len)),
                      0);
     static const unsigned order[] = {1, 2, 3, 5, 6, 7, 8, 9};
     size_t k = 0;
     for (const struct rt_entry *e = rt__registry_first(&r, 3); e != NULL;
          e = e->next, k++) {
-        key(buf, sizeof(buf), order[k], &len);
+        len = key(buf, order[k]);
         assert_int_equal(e->len, len);
         assert_memory_equal(e->name, buf, len);
         assert_int_equal(e->name[len], '\0');
@@ -82,38 +79,28 @@ static void many_names_then_reuse_without_growth(void **state)
     char buf[64];
     size_t len;
     for (unsigned i = 0; i < N_MANY; i++) {
-        assert_int_equal(rt__registry_add(&r, 1, key(buf, sizeof(buf), i, &len),
-                                          len),
+        assert_int_equal((len = key(buf, i), rt__registry_add(&r, 1, K(buf), len)),
                          1);
     }
     assert_int_equal(rt__registry_count(&r, 1), N_MANY);
     size_t mapped = r.slab.mapped;
     for (unsigned i = 0; i < N_MANY; i += 2) {
-        assert_int_equal(rt__registry_remove(&r, 1,
-                                             key(buf, sizeof(buf), i, &len),
-                                             len),
+        assert_int_equal((len = key(buf, i), rt__registry_remove(&r, 1, K(buf), len)),
                          0);
     }
     for (unsigned i = 0; i < N_MANY; i++) {
-        assert_int_equal(rt__registry_contains(&r, 1,
-                                               key(buf, sizeof(buf), i, &len),
-                                               len),
+        assert_int_equal((len = key(buf, i), rt__registry_contains(&r, 1, K(buf), len)),
                          i % 2);
     }
     for (unsigned i = 1; i < N_MANY; i += 2) {
-        assert_int_equal(rt__registry_remove(&r, 1,
-                                             key(buf, sizeof(buf), i, &len),
-                                             len),
+        assert_int_equal((len = key(buf, i), rt__registry_remove(&r, 1, K(buf), len)),
                          0);
     }
     assert_int_equal(r.count, 0);
     assert_null(rt__registry_first(&r, 1));
     /* A second round of the same size lives in the memory of the first. */
     for (unsigned i = 0; i < N_MANY; i++) {
-        assert_int_equal(rt__registry_add(&r, 1,
-                                          key(buf, sizeof(buf), i + N_MANY,
-                                              &len),
-                                          len),
+        assert_int_equal((len = key(buf, i + N_MANY), rt__registry_add(&r, 1, K(buf), len)),
                          1);
     }
     assert_int_equal(r.slab.mapped, mapped);
@@ -129,12 +116,10 @@ static void limits_keep_what_is_held(void **state)
     size_t len;
     rt__registry_init(&r, 1, 100, 0);
     for (unsigned i = 0; i < 100; i++) {
-        assert_int_equal(rt__registry_add(&r, 1, key(buf, sizeof(buf), i, &len),
-                                          len),
+        assert_int_equal((len = key(buf, i), rt__registry_add(&r, 1, K(buf), len)),
                          1);
     }
-    assert_int_equal(rt__registry_add(&r, 1, key(buf, sizeof(buf), 100, &len),
-                                      len),
+    assert_int_equal((len = key(buf, 100), rt__registry_add(&r, 1, K(buf), len)),
                      -ENOSPC);
     assert_int_equal(r.count, 100);
     rt__registry_free(&r);
@@ -145,7 +130,7 @@ static void limits_keep_what_is_held(void **state)
     unsigned stored = 0;
     int err = 0;
     for (unsigned i = 0; i < 1000000 && err == 0; i++) {
-        err = rt__registry_add(&r, 1, key(buf, sizeof(buf), i, &len), len);
+        err = (len = key(buf, i), rt__registry_add(&r, 1, K(buf), len));
         if (err == 1) {
             stored++;
             err = 0;
@@ -155,8 +140,7 @@ static void limits_keep_what_is_held(void **state)
     assert_true(stored > 1000);
     assert_int_equal(r.count, stored);
     for (unsigned i = 0; i < stored; i++) {
-        assert_true(rt__registry_contains(&r, 1,
-                                          key(buf, sizeof(buf), i, &len), len));
+        assert_true((len = key(buf, i), rt__registry_contains(&r, 1, K(buf), len)));
     }
     rt__registry_free(&r);
 
@@ -178,18 +162,14 @@ static void colliding_hashes_still_work(void **state)
     char buf[64];
     size_t len;
     for (unsigned i = 0; i < 190; i++) {
-        rt__registry_add(&r, 1, key(buf, sizeof(buf), i, &len), len);
+        (len = key(buf, i), rt__registry_add(&r, 1, K(buf), len));
     }
     for (unsigned i = 0; i < 190; i += 3) {
-        assert_int_equal(rt__registry_remove(&r, 1,
-                                             key(buf, sizeof(buf), i, &len),
-                                             len),
+        assert_int_equal((len = key(buf, i), rt__registry_remove(&r, 1, K(buf), len)),
                          0);
     }
     for (unsigned i = 0; i < 190; i++) {
-        assert_int_equal(rt__registry_contains(&r, 1,
-                                               key(buf, sizeof(buf), i, &len),
-                                               len),
+        assert_int_equal((len = key(buf, i), rt__registry_contains(&r, 1, K(buf), len)),
                          i % 3 != 0);
     }
     rt__registry_free(&r);

@@ -57,7 +57,8 @@ ssize_t rt_test_read_line(int fd, char *buf, size_t len, double seconds);
 long rt_test_read_value(int fd, const char *key, double seconds);
 
 /* writes a formatted line to FD (for children reporting to the test). */
-void rt_test_say(int fd, const char *fmt, ...);
+void rt_test_say(int fd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Waits up to SECONDS for the exact PID (a child of the test process: the
  * test process is a child subreaper, so orphaned trackers come to it) and
