@@ -52,8 +52,8 @@ LIBS        := -pthread -Wl,--as-needed -lrt -Wl,--no-as-needed
 
 # Modules of the tracker process (also linked into the library, for the fork
 # path), and modules of the client side only.
-TRACKER_SRCS := tracker wire registry slab rtypes fdio diag
-CLIENT_SRCS  := client inherit launch
+TRACKER_SRCS := tracker wire registry slab rtypes rmtree fdio diag
+CLIENT_SRCS  := client inherit launch wrappers
 
 OBJ  := $(BUILD)/obj
 PIC  := $(BUILD)/pic
@@ -74,7 +74,7 @@ IMG_OBJS  := $(addprefix $(IMG)/,$(addsuffix .o,tracker-main $(TRACKER_SRCS) err
 
 TEST_NAMES := test-wire test-registry test-fdio test-args test-cleanup test-signals \
               test-fork test-hygiene test-inherit test-garbage \
-              test-concurrency
+              test-concurrency test-types test-wrappers test-spawn
 
 
 TEST_BINS  := $(addprefix $(BUILD)/tests/,$(TEST_NAMES))

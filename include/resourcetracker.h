@@ -19,7 +19,15 @@
 #ifndef RESOURCETRACKER_H
 #define RESOURCETRACKER_H
 
+#include <semaphore.h>
+#include <spawn.h>
 #include <sys/types.h>
+#include <unistd.h>
+
+#if defined(_POSIX_MESSAGE_PASSING) && _POSIX_MESSAGE_PASSING > 0
+#include <mqueue.h>
+#define RT_HAVE_MQUEUE 1
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,9 +48,16 @@ extern "C" {
  * tracker of its parent: "FD" or "FD:DEV:INO" (see rt_getfd). */
 #define RT_ENV_FD "RESOURCE_TRACKER_FD"
 
-/* Built-in resource types (the rtype argument). */
-#define RT_SEMAPHORE "semaphore"         /* cleaned with sem_unlink(3) */
-#define RT_SHARED_MEMORY "shared_memory" /* cleaned with shm_unlink(3) */
+/* Built-in resource types (the rtype argument). At shutdown the tracker
+ * cleans them up in this order, each type's names newest first. */
+#define RT_SEMAPHORE "semaphore"         /* sem_unlink(3) */
+#define RT_SHARED_MEMORY "shared_memory" /* shm_unlink(3) */
+#define RT_MQUEUE "mqueue"               /* mq_unlink(3) */
+#define RT_FILE "file"     /* unlink(2); absolute paths only */
+#define RT_FOLDER "folder" /* the whole tree, never following a symbolic
+                              link (a link inside is removed, its target
+                              left alone); absolute paths only; a mount
+                              inside the tree is not entered */
 
 /*
  * rt_ensure_running - make sure this process has a live tracker
@@ -86,9 +101,10 @@ RT_EXPORT int rt_ensure_running(void);
  *   0 on success, -1 with errno set on failure.
  * ERRORS
  *   EINVAL        NAME or RTYPE is NULL or empty; RTYPE holds a byte outside
- *                 [a-z0-9_], is not a type this library knows, or is "noop";
- *                 RTYPE is a path type ("file", "folder") and NAME is not an
- *                 absolute path.
+ *                 [a-z0-9_], is not a type this library knows (built-in or
+ *                 defined with rt_define_type), or is "noop"; RTYPE is a
+ *                 path type (RT_FILE, RT_FOLDER) and NAME is not an absolute
+ *                 path.
  *   ENAMETOOLONG  the message would not fit one atomic pipe write
  *                 (PIPE_BUF bytes, newline included).
  *   EAGAIN, ENOMEM, EMFILE, ...  the tracker could not be started.
@@ -162,6 +178,117 @@ RT_EXPORT int rt_setfd(int fd);
  *   Never sets errno.
  */
 RT_EXPORT pid_t rt_tracker_pid(void);
+
+/*
+ * rt_define_type - a resource type of the program's own
+ *
+ * Defines RTYPE, whose cleanup is CLEANUP(name), for rt_register and
+ * rt_unregister. Must be called before this process has a tracker (before
+ * its first rt_register, rt_unregister, rt_ensure_running or rt_getfd, and
+ * before it adopts one); the tracker it then starts knows the type.
+ *
+ * What CLEANUP may do and rely on. It runs in the tracker process, at
+ * shutdown, once per name of its type still registered, newest first, with
+ * errno set to 0. The tracker is then a copy of this program made by fork
+ * when the tracker started (not by exec, as without custom types: a function
+ * pointer only means something in a copy of the program), so CLEANUP sees
+ * the program's memory as it was at that moment, and nothing changed later.
+ * That copy may come from a multithreaded program whose other threads held
+ * locks: CLEANUP must use async-signal-safe functions only (unlink,
+ * unlinkat, open, close, write, kill, ...; no malloc, stdio or locks), must
+ * not call exit or longjmp, and should not block: the tracker waits for it.
+ * NAME is NUL-terminated. CLEANUP returns 0 on success, or -1 with errno set
+ * (or a positive errno value); a failure is reported as
+ * "resource_tracker: 'NAME': [Errno E] TEXT" and makes the exit status 2.
+ *
+ * Because the tracker is forked, a program with custom types pays the
+ * fork's cost at the start (page tables copied: about 14 ms per GiB of
+ * memory) and its tracker holds a copy-on-write snapshot of the program's
+ * memory for as long as it runs. Programs without custom types do not.
+ *
+ * A child exec'ed with the tracker (rt_spawn_prepare) may use the type by
+ * defining it too before its first call.
+ *
+ * RETURN VALUE
+ *   0 on success, -1 with errno set on failure.
+ * ERRORS
+ *   EINVAL  RTYPE is NULL, empty, longer than 32 bytes, holds a byte outside
+ *           [a-z0-9_], or names a type that exists; CLEANUP is NULL.
+ *   EBUSY   this process already has a tracker (started, inherited over
+ *           fork, or adopted).
+ *   ENOSPC  32 types, built-ins included, are defined already.
+ */
+RT_EXPORT int rt_define_type(const char *rtype, int (*cleanup)(const char *name));
+
+/*
+ * Drop-in wrappers beside shm_open, sem_open and mq_open
+ *
+ * rt_shm_open, rt_sem_open and rt_mq_open take the arguments of the POSIX
+ * calls and behave as they do, but register with the tracker every object
+ * they create (and only those):
+ *   - with O_CREAT | O_EXCL, the object they create;
+ *   - with O_CREAT alone, the object if it did not exist and they created it;
+ *     if it existed they open it and track nothing;
+ *   - without O_CREAT they only open, and track nothing.
+ * So a process that merely attaches to an object can never cause someone
+ * else's object to be unlinked.
+ *
+ * Order and crash safety: the name is registered before the object is
+ * created, so a SIGKILL at any instant leaves no object the tracker does
+ * not know (killed between the two steps, the tracker's unlink of the name
+ * finds nothing and says so). If the creation fails, the registration is
+ * withdrawn. The name is first checked not to exist; what remains is the
+ * rare case where another process creates the same name between that check
+ * and our creation and we are killed before withdrawing: then the tracker
+ * unlinks the other's object.
+ *
+ * rt_shm_unlink, rt_sem_unlink and rt_mq_unlink unlink and then unregister;
+ * an unlink that fails leaves the registration. Killed between the two, the
+ * tracker's own unlink finds nothing (or a newer object of that name, which
+ * it removes).
+ *
+ * RETURN VALUE
+ *   As the POSIX calls. The open wrappers also fail, creating nothing, when
+ *   the name cannot be registered (see rt_register: EINVAL, ENAMETOOLONG, or
+ *   the errno of a tracker that could not be started). The unlink wrappers
+ *   return 0 once the object is unlinked, even if the tracker could not be
+ *   told (it then reports the name as already gone at shutdown).
+ */
+RT_EXPORT int rt_shm_open(const char *name, int oflag, mode_t mode);
+RT_EXPORT int rt_shm_unlink(const char *name);
+RT_EXPORT sem_t *rt_sem_open(const char *name, int oflag, ...);
+RT_EXPORT int rt_sem_unlink(const char *name);
+#ifdef RT_HAVE_MQUEUE
+RT_EXPORT mqd_t rt_mq_open(const char *name, int oflag, ...);
+RT_EXPORT int rt_mq_unlink(const char *name);
+#endif
+
+/*
+ * rt_spawn_prepare - share the tracker with a program started by
+ *                    posix_spawn
+ *
+ * Ensures the tracker is running, adds to ACTIONS a dup2 of the tracker's
+ * write end onto itself (which clears close-on-exec in the child only), and
+ * builds in *RET_ENVP a copy of ENVP (of environ when ENVP is NULL) without
+ * any RESOURCE_TRACKER_FD entry and with RESOURCE_TRACKER_FD=FD:DEV:INO
+ * naming that pipe. Pass ACTIONS and *RET_ENVP to posix_spawn or
+ * posix_spawnp; the child adopts the tracker at its first call, starts none
+ * of its own, and the tracker waits for it. The strings of ENVP are not
+ * copied: keep them until the spawn. Free *RET_ENVP with rt_spawn_free.
+ *
+ * RETURN VALUE
+ *   0 on success, -1 with errno set on failure (then ACTIONS and *RET_ENVP
+ *   are unchanged).
+ * ERRORS
+ *   EINVAL  ACTIONS or RET_ENVP is NULL.
+ *   ENOMEM  no memory for the environment or the action.
+ *   Also the errors of rt_ensure_running.
+ */
+RT_EXPORT int rt_spawn_prepare(posix_spawn_file_actions_t *actions,
+                               char *const envp[], char ***ret_envp);
+
+/* Frees an environment built by rt_spawn_prepare. NULL is a no-op. */
+RT_EXPORT void rt_spawn_free(char **envp);
 
 #ifdef __cplusplus
 }

@@ -245,6 +245,24 @@ int rt_setfd(int fd)
     return fail(r);
 }
 
+int rt_define_type(const char *rtype, int (*cleanup)(const char *name))
+{
+    size_t len;
+    if (rtype == NULL || cleanup == NULL || !rt__rtypes_valid_name(rtype, &len) ||
+        rt__rtypes_find(rtype, len) >= 0) {
+        return fail(-EINVAL);
+    }
+    (void)pthread_mutex_lock(&handle.lock);
+    /* The tracker knows the types it started with: one defined later would
+     * be registered with a tracker unable to clean it up. */
+    int r = handle.started ? -EBUSY : rt__rtypes_define(rtype, cleanup);
+    (void)pthread_mutex_unlock(&handle.lock);
+    if (r == -EEXIST) {
+        r = -EINVAL; /* defined by a racing thread meanwhile */
+    }
+    return fail(r < 0 ? r : 0);
+}
+
 pid_t rt_tracker_pid(void)
 {
     (void)pthread_mutex_lock(&handle.lock);

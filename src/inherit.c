@@ -10,8 +10,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <spawn.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -106,4 +109,58 @@ int rt__inherit_from_env(void)
         return -1;
     }
     return (int)fd;
+}
+
+extern char **environ;
+
+int rt_spawn_prepare(posix_spawn_file_actions_t *actions, char *const envp[],
+                     char ***ret_envp)
+{
+    if (actions == NULL || ret_envp == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    int fd = rt_getfd();
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        return -1;
+    }
+    char var[128];
+    int len = snprintf(var, sizeof(var), "%s=%d:%ju:%ju", RT_ENV_FD, fd,
+                       (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+    char *const *from = envp != NULL ? envp : environ;
+    size_t n = 0;
+    while (from != NULL && from[n] != NULL) {
+        n++;
+    }
+    /* One block, freed at once: the pointer array, then our variable. */
+    size_t ptrs = (n + 2) * sizeof(char *);
+    char **env = malloc(ptrs + (size_t)len + 1);
+    if (env == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(from[i], RT_ENV_FD "=", sizeof(RT_ENV_FD)) != 0) {
+            env[k++] = from[i];
+        }
+    }
+    env[k] = memcpy((char *)env + ptrs, var, (size_t)len + 1);
+    env[k + 1] = NULL;
+    /* dup2 onto itself: POSIX (and glibc since 2.29, musl) clear
+     * FD_CLOEXEC in the child for that one descriptor. */
+    int r = posix_spawn_file_actions_adddup2(actions, fd, fd);
+    if (r != 0) {
+        free(env);
+        errno = r;
+        return -1;
+    }
+    *ret_envp = env;
+    return 0;
+}
+
+void rt_spawn_free(char **envp)
+{
+    free(envp);
 }

@@ -5,10 +5,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <mqueue.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
+
+#include "rmtree.h"
 
 static int cleanup_noop(const char *name)
 {
@@ -16,13 +20,19 @@ static int cleanup_noop(const char *name)
     return 0;
 }
 
-/* The built-ins come first, in the order the tracker cleans them up. */
+/* The built-ins come first, in the order the tracker cleans them up: files
+ * before folders, so that a registered file inside a registered folder is
+ * unlinked by its own entry, not swept away (and then missed) by the
+ * folder's. */
 static struct rt_rtype types[RT_RTYPES_MAX] = {
     {"noop", 4, cleanup_noop, RT_RTYPE_PROBE_ONLY},
     {"semaphore", 9, sem_unlink, 0},
     {"shared_memory", 13, shm_unlink, 0},
+    {"mqueue", 6, mq_unlink, 0},
+    {"file", 4, unlink, RT_RTYPE_ABSPATH},
+    {"folder", 6, rt__rmtree, RT_RTYPE_ABSPATH},
 };
-#define BUILTINS 3
+#define BUILTINS 6
 
 static char custom_names[RT_RTYPES_MAX][RT_RTYPE_NAME_MAX + 1];
 static atomic_uint count = BUILTINS;

@@ -62,9 +62,7 @@ static int host(void *arg, int w)
     }
     rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
     if (s->stay) {
-        for (;;) {
-            pause();
-        }
+        rt_test_hang();
     }
     return 0;
 }

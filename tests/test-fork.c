@@ -104,9 +104,7 @@ static int last_host(void *arg, int w)
     }
     rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
     rt_test_say(w, "child %ld", (long)child);
-    for (;;) {
-        pause();
-    }
+    rt_test_hang();
 }
 
 static int name_gone(void *arg)

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <mqueue.h>
 #include <poll.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -99,6 +100,17 @@ static void remove_prefix(const char *prefix)
     closedir(d);
 }
 
+/* Files and folders under /tmp named after PREFIX: a test that failed
+ * half-way may have left some. */
+static void remove_other_leftovers(const char *prefix)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf /tmp%s-* /tmp%s", prefix, prefix);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "teardown: '%s' failed\n", cmd);
+    }
+}
+
 int rt_test_teardown(void **state)
 {
     struct rt_test *t = *state;
@@ -113,6 +125,10 @@ int rt_test_teardown(void **state)
     while (waitpid(-1, NULL, WNOHANG) > 0) {
     }
     remove_prefix(t->prefix);
+    remove_other_leftovers(t->prefix);
+    for (int i = 0; i < t->nmqueues; i++) {
+        mq_unlink(t->mqueues[i]);
+    }
     unlink(t->errpath);
     free(t);
     return 0;
@@ -129,6 +145,13 @@ void rt_test_track(struct rt_test *t, pid_t pid)
 {
     if (pid > 0 && t->npids < RT_TEST_PIDS) {
         t->pids[t->npids++] = pid;
+    }
+}
+
+void rt_test_track_mqueue(struct rt_test *t, const char *name)
+{
+    if (t->nmqueues < 4) {
+        snprintf(t->mqueues[t->nmqueues++], sizeof(t->mqueues[0]), "%s", name);
     }
 }
 
@@ -467,4 +490,11 @@ pid_t rt_test_spawn(struct rt_test *t, const char *const *args,
     *ret_in = in[1];
     *ret_out = out[0];
     return pid;
+}
+
+_Noreturn void rt_test_hang(void)
+{
+    for (;;) {
+        pause();
+    }
 }

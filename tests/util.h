@@ -22,12 +22,14 @@ double rt_test_now(void);
 int rt_test_wait_until(int (*cond)(void *), void *arg, double seconds);
 
 /* Per-test state: a unique prefix, a stderr capture file, started pids. */
-#define RT_TEST_PIDS 64
+#define RT_TEST_PIDS 256
 struct rt_test {
     char prefix[64];   /* "/rt-test-PID-N" */
     char errpath[128]; /* stderr of hosts started with rt_test_fork */
     pid_t pids[RT_TEST_PIDS];
     int npids;
+    char mqueues[4][128]; /* message queues to unlink at teardown */
+    int nmqueues;
 };
 
 /* cmocka setup and teardown: the state is a struct rt_test. Teardown
@@ -43,6 +45,10 @@ const char *rt_test_name(const struct rt_test *t, char *buf, size_t len,
 /* Records PID for teardown. */
 void rt_test_track(struct rt_test *t, pid_t pid);
 
+/* Records a message queue name for teardown (they cannot be listed where
+ * /dev/mqueue is not mounted). */
+void rt_test_track_mqueue(struct rt_test *t, const char *name);
+
 /* Forks a host process: its stderr goes to T's capture file, FN(ARG, WFD)
  * runs with WFD the write end of a pipe back to the test, and the child
  * exits with FN's return value. Returns the pid; *RET_RFD is the read end. */
@@ -55,6 +61,9 @@ ssize_t rt_test_read_line(int fd, char *buf, size_t len, double seconds);
 
 /* Reads a "pid N" style number after KEY from FD. Returns -1 on failure. */
 long rt_test_read_value(int fd, const char *key, double seconds);
+
+/* In a host: waits for the test to kill it. */
+_Noreturn void rt_test_hang(void);
 
 /* writes a formatted line to FD (for children reporting to the test). */
 void rt_test_say(int fd, const char *fmt, ...)
