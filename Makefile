@@ -79,12 +79,14 @@ TEST_NAMES := test-wire test-registry test-fdio test-args test-cleanup test-sign
 
 TEST_BINS  := $(addprefix $(BUILD)/tests/,$(TEST_NAMES))
 TEST_HELPERS := $(BUILD)/tests/child
-EXAMPLES   := $(BUILD)/examples/leak-demo
+EXAMPLES   := $(addprefix $(BUILD)/examples/,leak-demo prefork-demo \
+              spawn-demo spawn-worker)
 
 .DELETE_ON_ERROR:
 # Keep object files of tests and examples between runs.
 .SECONDARY:
-.PHONY: all lib tests examples check demo clean cmocka
+.PHONY: all lib tests examples check demo prefork-demo spawn-demo clean \
+        cmocka
 
 all: lib tests examples
 
@@ -217,6 +219,12 @@ examples: $(EXAMPLES)
 
 demo: $(BUILD)/examples/leak-demo
 	@$(BUILD)/examples/leak-demo
+
+prefork-demo: $(BUILD)/examples/prefork-demo
+	@$(BUILD)/examples/prefork-demo
+
+spawn-demo: $(BUILD)/examples/spawn-demo $(BUILD)/examples/spawn-worker
+	@$(BUILD)/examples/spawn-demo $(BUILD)/examples/spawn-worker
 
 clean:
 	rm -rf $(BUILD)

@@ -248,9 +248,11 @@ RT_EXPORT int rt_define_type(const char *rtype, int (*cleanup)(const char *name)
  * it removes).
  *
  * RETURN VALUE
- *   As the POSIX calls. The open wrappers also fail, creating nothing, when
- *   the name cannot be registered (see rt_register: EINVAL, ENAMETOOLONG, or
- *   the errno of a tracker that could not be started). The unlink wrappers
+ *   As the POSIX calls, and EINVAL for a NULL name (where the POSIX calls
+ *   may crash). The open wrappers also fail, creating nothing, when the
+ *   name cannot be registered (see rt_register: ENAMETOOLONG, or the errno
+ *   of a tracker that could not be started), and with EAGAIN if another
+ *   process keeps creating and removing the name while they try. The unlink wrappers
  *   return 0 once the object is unlinked, even if the tracker could not be
  *   told (it then reports the name as already gone at shutdown).
  */
