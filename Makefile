@@ -1,6 +1,6 @@
 # libresourcetracker: one non-recursive GNU Makefile.
 #
-#   make                 library (static and shared), tests, examples
+#   make                 library (static and shared) and examples
 #   make check           build and run the test suite (REPEAT=n runs it n times)
 #   make demo            the leak demo: watch /dev/shm being cleaned up
 #   make CC=clang check  the same with clang
@@ -52,7 +52,7 @@ LIBS        := -pthread -Wl,--as-needed -lrt -Wl,--no-as-needed
 
 # Modules of the tracker process (also linked into the library, for the fork
 # path), and modules of the client side only.
-TRACKER_SRCS := tracker wire registry slab rtypes rmtree fdio diag
+TRACKER_SRCS := tracker wire registry slab rtypes rmtree alive fdio diag
 CLIENT_SRCS  := client inherit launch wrappers
 
 OBJ  := $(BUILD)/obj
@@ -88,7 +88,7 @@ EXAMPLES   := $(addprefix $(BUILD)/examples/,leak-demo prefork-demo \
 .PHONY: all lib tests examples check demo prefork-demo spawn-demo clean \
         cmocka
 
-all: lib tests examples
+all: lib examples
 
 lib: $(LIB_A) $(LIB_SO)
 
@@ -199,7 +199,7 @@ tests: $(TEST_BINS) $(TEST_HELPERS)
 
 # Each binary runs in order, pure units first; REPEAT=n runs the whole suite
 # n times and stops at the first failure.
-check: all
+check: all tests
 	@set -e; for i in $$(seq 1 $(REPEAT)); do \
 	  [ $(REPEAT) = 1 ] || echo "== round $$i of $(REPEAT)"; \
 	  for t in $(TEST_NAMES); do \

@@ -4,11 +4,19 @@
  *
  * Messages take no lock: the descriptor is loaded atomically and each
  * message is one write(2) of at most PIPE_BUF bytes, which the kernel keeps
- * whole. The mutex serialises only starting, adopting and relaunching. The
- * descriptor number, once published, is never closed while the process runs:
- * a relaunch moves the new pipe onto the same number (dup3), so a writer
- * racing with it reaches the old tracker (EPIPE, retried) or the new one,
- * never a number the host has since reused for something else. */
+ * whole. The mutex serialises only starting, adopting and relaunching.
+ *
+ * For a tracker this process started (or its parent, before fork), the
+ * host keeps a spare read end of the pipe, so a write can never raise
+ * SIGPIPE, and learns of the tracker's death from its liveness word (a
+ * load, see alive.h). For an adopted tracker neither exists: writes use
+ * RWF_NOSIGNAL (or a signal mask) and the liveness probe is a poll(2).
+ *
+ * The descriptor number, once published, is never closed while the process
+ * runs: a relaunch moves the new pipe onto the same number (dup3), so a
+ * writer racing with it reaches the old tracker or the new one, never a
+ * number the host has since reused for something else; and the new
+ * tracker's liveness word becomes visible only after that move. */
 #include "resourcetracker.h"
 
 #include <errno.h>
@@ -16,6 +24,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "alive.h"
 #include "diag.h"
 #include "fdio.h"
 #include "inherit.h"
@@ -27,10 +36,13 @@ struct tracker_handle {
     pthread_mutex_t lock;
     pthread_once_t atfork_once;
     /* Written under the lock, read without it. */
-    atomic_int fd;     /* write end, or -1 */
-    atomic_uint gen;   /* bumped whenever fd gets a new tracker */
+    atomic_int fd;                   /* write end, or -1 */
+    atomic_uint gen;                 /* bumped whenever fd gets a tracker */
+    _Atomic(_Atomic uint32_t *) alive; /* liveness word, or NULL */
     /* Under the lock. */
     pid_t pid;         /* -1: not known (adopted) or none */
+    int spare_fd;      /* our read end of the pipe, with a liveness word */
+    void *alive_page;  /* mapped at the first start, replaced in place */
     int env_checked;   /* RESOURCE_TRACKER_FD is read at the first call only */
     int started;       /* a tracker was started or adopted, ever */
     int exec_broken;   /* the image cannot be exec'ed here: fork path */
@@ -43,7 +55,9 @@ static struct tracker_handle handle = {
     .atfork_once = PTHREAD_ONCE_INIT,
     .fd = -1,
     .gen = 0,
+    .alive = NULL,
     .pid = -1,
+    .spare_fd = -1,
     .inflight = RT_LAUNCH_INIT,
 };
 
@@ -63,6 +77,23 @@ static void register_atfork(void)
     handle.atfork_err = pthread_atfork(NULL, NULL, atfork_child);
 }
 
+/* The lock is held across system calls that are cancellation points
+ * (poll, read, waitpid): a thread cancelled there would leave it held and
+ * every later call hanging. Cancellation waits until the lock is free. */
+static int lock(void)
+{
+    int old;
+    (void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+    (void)pthread_mutex_lock(&handle.lock);
+    return old;
+}
+
+static void unlock(int cancel_state)
+{
+    (void)pthread_mutex_unlock(&handle.lock);
+    (void)pthread_setcancelstate(cancel_state, NULL);
+}
+
 static int fail(int r)
 {
     if (r < 0) {
@@ -72,34 +103,54 @@ static int fail(int r)
     return r;
 }
 
-static void publish(int fd, pid_t pid)
+static void publish(int fd, pid_t pid, _Atomic uint32_t *alive)
 {
     handle.pid = pid;
     handle.started = 1;
     atomic_store_explicit(&handle.fd, fd, memory_order_release);
+    atomic_store_explicit(&handle.alive, alive, memory_order_release);
     atomic_fetch_add_explicit(&handle.gen, 1, memory_order_release);
+}
+
+/* Whether the tracker on FD runs: its liveness word if it has one (ALIVE),
+ * else a poll of the pipe. 1 yes, 0 no, -EBADF when FD is not open. */
+static int tracker_alive(int fd, _Atomic uint32_t *alive)
+{
+    return alive != NULL ? rt__alive_check(alive) : rt__fd_pipe_alive(fd);
 }
 
 /* Starts a tracker. KEEP >= 0 is the number of a dead tracker's pipe that
  * this process still owns: the new pipe takes that number. */
 static int start_locked(int keep)
 {
-    int fd;
-    pid_t pid;
-    int r = rt__launch(&handle.inflight, &handle.exec_broken, &fd, &pid);
+    struct rt_started st;
+    int r = rt__launch(&handle.inflight, &handle.exec_broken, &st);
     if (r < 0) {
         return r;
     }
     if (keep >= 0) {
-        r = rt__fd_move_onto(fd, keep);
+        r = rt__fd_move_onto(st.fd, keep);
         if (r < 0) {
             /* The new tracker sees EOF and exits, having nothing. */
-            rt__fd_close(fd);
+            rt__fd_close(st.fd);
+            rt__fd_close(st.spare_fd);
+            rt__alive_free(st.alive_page);
             return r;
         }
-        fd = keep;
+        st.fd = keep;
     }
-    publish(fd, pid);
+    _Atomic uint32_t *alive = NULL;
+    if (st.alive_page != NULL &&
+        rt__alive_install(&handle.alive_page, st.alive_page) == 0) {
+        alive = rt__alive_word(handle.alive_page);
+    } else {
+        /* No liveness word: death shows as EPIPE, so no spare reader. */
+        st.spare_fd = rt__fd_close(st.spare_fd);
+    }
+    /* The old spare read end belongs to a dead pipe nobody writes to now. */
+    rt__fd_close(handle.spare_fd);
+    handle.spare_fd = st.spare_fd;
+    publish(st.fd, st.pid, alive);
     return 0;
 }
 
@@ -111,21 +162,24 @@ static int ensure_locked(void)
     }
     int fd = atomic_load_explicit(&handle.fd, memory_order_relaxed);
     if (fd >= 0) {
-        int alive = rt__fd_pipe_alive(fd);
+        int alive = tracker_alive(fd, atomic_load(&handle.alive));
         if (alive == 1) {
             return 0;
         }
         /* bpo-31310: a tracker killed under us is replaced; what it held
-         * is lost, and the user is told. */
-        rt__diag_relaunch();
+         * is lost, and the user is told, once the new one runs. */
         rt__launch_reap(handle.pid);
-        return start_locked(alive == 0 ? fd : -1);
+        int r = start_locked(alive == 0 ? fd : -1);
+        if (r == 0) {
+            rt__diag_relaunch();
+        }
+        return r;
     }
     if (!handle.env_checked) {
         handle.env_checked = 1;
         int inherited = rt__inherit_from_env();
         if (inherited >= 0 && rt__fd_set_cloexec(inherited, 1) == 0) {
-            publish(inherited, -1);
+            publish(inherited, -1, NULL);
             return 0;
         }
     }
@@ -134,9 +188,9 @@ static int ensure_locked(void)
 
 static int ensure(void)
 {
-    (void)pthread_mutex_lock(&handle.lock);
+    int cs = lock();
     int r = ensure_locked();
-    (void)pthread_mutex_unlock(&handle.lock);
+    unlock(cs);
     return r;
 }
 
@@ -144,12 +198,12 @@ static int ensure(void)
  * we loaded the descriptor. */
 static int recover(unsigned seen_gen)
 {
-    (void)pthread_mutex_lock(&handle.lock);
+    int cs = lock();
     int r = 0;
     if (atomic_load_explicit(&handle.gen, memory_order_relaxed) == seen_gen) {
         r = ensure_locked();
     }
-    (void)pthread_mutex_unlock(&handle.lock);
+    unlock(cs);
     return r;
 }
 
@@ -158,13 +212,23 @@ static int send_msg(const char *msg, size_t len)
     for (int attempt = 0;; attempt++) {
         unsigned gen = atomic_load_explicit(&handle.gen, memory_order_acquire);
         int fd = atomic_load_explicit(&handle.fd, memory_order_acquire);
-        if (fd >= 0) {
-            int r = rt__fd_write_msg(fd, msg, len);
-            if (r == 0 || (r != -EPIPE && r != -EBADF) || attempt == 2) {
-                return r;
+        _Atomic uint32_t *alive =
+            atomic_load_explicit(&handle.alive, memory_order_acquire);
+        int r = -EPIPE;
+        if (fd >= 0 && alive != NULL) {
+            /* Our spare reader keeps the pipe open: no SIGPIPE possible. A
+             * tracker dying right after the check takes this message with
+             * it, as it takes everything it held. */
+            if (rt__alive_check(alive)) {
+                r = rt__fd_write_plain(fd, msg, len);
             }
+        } else if (fd >= 0) {
+            r = rt__fd_write_msg(fd, msg, len);
         }
-        int r = recover(gen);
+        if (r == 0 || (r != -EPIPE && r != -EBADF) || attempt == 2) {
+            return r;
+        }
+        r = recover(gen);
         if (r < 0) {
             return r;
         }
@@ -174,12 +238,9 @@ static int send_msg(const char *msg, size_t len)
 static int message(enum rt_cmd cmd, const char *name, const char *rtype)
 {
     size_t rlen;
+    int t;
     if (name == NULL || rtype == NULL || name[0] == '\0' ||
-        !rt__rtypes_valid_name(rtype, &rlen)) {
-        return -EINVAL;
-    }
-    int t = rt__rtypes_find(rtype, rlen);
-    if (t < 0) {
+        (t = rt__rtypes_lookup(rtype, &rlen)) < 0) {
         return -EINVAL;
     }
     unsigned flags = rt__rtypes_get((unsigned)t)->flags;
@@ -188,8 +249,7 @@ static int message(enum rt_cmd cmd, const char *name, const char *rtype)
         return -EINVAL;
     }
     char buf[RT_MSG_MAX];
-    ssize_t len = rt__wire_encode(buf, cmd, name, strnlen(name, RT_MSG_MAX + 1),
-                                  rtype, rlen);
+    ssize_t len = rt__wire_encode_cstr(buf, cmd, name, rtype, rlen);
     if (len < 0) {
         return (int)len;
     }
@@ -199,7 +259,9 @@ static int message(enum rt_cmd cmd, const char *name, const char *rtype)
 int rt_ensure_running(void)
 {
     int fd = atomic_load_explicit(&handle.fd, memory_order_acquire);
-    if (fd >= 0 && rt__fd_pipe_alive(fd) == 1) {
+    if (fd >= 0 && tracker_alive(fd, atomic_load_explicit(
+                                         &handle.alive, memory_order_acquire)) ==
+                       1) {
         return 0;
     }
     return fail(ensure());
@@ -229,7 +291,7 @@ int rt_setfd(int fd)
     if (r < 0) {
         return fail(r);
     }
-    (void)pthread_mutex_lock(&handle.lock);
+    int cs = lock();
     (void)pthread_once(&handle.atfork_once, register_atfork);
     r = -handle.atfork_err;
     if (r == 0) {
@@ -239,9 +301,9 @@ int rt_setfd(int fd)
      * registered there stays protected until it exits. */
     if (r == 0 && atomic_load_explicit(&handle.fd, memory_order_relaxed) != fd) {
         handle.env_checked = 1;
-        publish(fd, -1);
+        publish(fd, -1, NULL);
     }
-    (void)pthread_mutex_unlock(&handle.lock);
+    unlock(cs);
     return fail(r);
 }
 
@@ -252,11 +314,11 @@ int rt_define_type(const char *rtype, int (*cleanup)(const char *name))
         rt__rtypes_find(rtype, len) >= 0) {
         return fail(-EINVAL);
     }
-    (void)pthread_mutex_lock(&handle.lock);
+    int cs = lock();
     /* The tracker knows the types it started with: one defined later would
      * be registered with a tracker unable to clean it up. */
     int r = handle.started ? -EBUSY : rt__rtypes_define(rtype, cleanup);
-    (void)pthread_mutex_unlock(&handle.lock);
+    unlock(cs);
     if (r == -EEXIST) {
         r = -EINVAL; /* defined by a racing thread meanwhile */
     }
@@ -265,8 +327,8 @@ int rt_define_type(const char *rtype, int (*cleanup)(const char *name))
 
 pid_t rt_tracker_pid(void)
 {
-    (void)pthread_mutex_lock(&handle.lock);
+    int cs = lock();
     pid_t pid = handle.pid;
-    (void)pthread_mutex_unlock(&handle.lock);
+    unlock(cs);
     return pid;
 }

@@ -37,8 +37,9 @@ void rt__diag_cannot_store(const unsigned char *name, size_t name_len,
                            int err);
 
 /* After this many bad lines the tracker stops reporting them, so that a
- * writer pouring garbage cannot flood stderr; the exit status still says 3. */
-#define RT_DIAG_BAD_LINES_REPORTED 100
+ * writer pouring garbage cannot flood stderr without end; the exit status
+ * still says 3. */
+#define RT_DIAG_BAD_LINES_REPORTED 10000
 
 /* Printed once, after the last bad line that is reported. */
 void rt__diag_bad_lines_muted(void);

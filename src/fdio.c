@@ -99,6 +99,18 @@ int rt__fd_write_masked(int fd, const void *buf, size_t len)
     return (size_t)n == len ? 0 : -EIO;
 }
 
+int rt__fd_write_plain(int fd, const void *buf, size_t len)
+{
+    int saved = errno;
+    ssize_t n;
+    do {
+        n = write(fd, buf, len);
+    } while (n < 0 && errno == EINTR);
+    int r = n < 0 ? -errno : (size_t)n == len ? 0 : -EIO;
+    errno = saved;
+    return r;
+}
+
 int rt__fd_write_msg(int fd, const void *buf, size_t len)
 {
     int saved = errno;
@@ -155,30 +167,67 @@ int rt__fd_set_cloexec(int fd, int on)
     return 0;
 }
 
-int rt__fd_pipe(int fds[2])
+/* Moves *FD above 2, close-on-exec: a host that closed stdin, stdout or
+ * stderr must not find our pipe there (its printf would feed the tracker). */
+static int lift(int *fd)
+{
+    if (*fd > 2) {
+        return 0;
+    }
+    int high = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
+    if (high < 0) {
+        return -errno;
+    }
+    rt__fd_close(*fd);
+    *fd = high;
+    return 0;
+}
+
+static int pipe_cloexec(int p[2])
 {
 #if defined(__linux__)
-    if (pipe2(fds, O_CLOEXEC) == 0) {
+    if (pipe2(p, O_CLOEXEC) == 0) {
         return 0;
     }
     if (errno != ENOSYS) {
         return -errno;
     }
 #endif
-    /* Without pipe2 a fork+exec in another thread may catch the pipe before
-     * FD_CLOEXEC is set: the window POSIX 2008 leaves open. */
-    if (pipe(fds) < 0) {
+    /* Without pipe2 a fork+exec in another thread may catch the pipe
+     * before FD_CLOEXEC is set: the window POSIX 2008 leaves open. */
+    if (pipe(p) < 0) {
         return -errno;
     }
-    int r = rt__fd_set_cloexec(fds[0], 1);
+    int r = rt__fd_set_cloexec(p[0], 1);
     if (r == 0) {
-        r = rt__fd_set_cloexec(fds[1], 1);
+        r = rt__fd_set_cloexec(p[1], 1);
     }
     if (r < 0) {
-        rt__fd_close(fds[0]);
-        rt__fd_close(fds[1]);
+        rt__fd_close(p[0]);
+        rt__fd_close(p[1]);
     }
     return r;
+}
+
+int rt__fd_pipe(int fds[2])
+{
+    int p[2];
+    int r = pipe_cloexec(p);
+    if (r < 0) {
+        return r;
+    }
+    r = lift(&p[0]);
+    if (r == 0) {
+        r = lift(&p[1]);
+    }
+    if (r < 0) {
+        rt__fd_close(p[0]);
+        rt__fd_close(p[1]);
+        return r;
+    }
+    fds[0] = p[0];
+    fds[1] = p[1];
+    return 0;
 }
 
 #if defined(__linux__)

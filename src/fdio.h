@@ -35,6 +35,12 @@ ssize_t rt__fd_read_full(int fd, void *buf, size_t len);
  * AS-safe. */
 int rt__fd_write_msg(int fd, const void *buf, size_t len);
 
+/* One write(2) of a whole message, retried on EINTR, for a pipe that cannot
+ * be without a reader (the host holds a spare read end): no SIGPIPE is
+ * possible, so nothing is done to prevent one. 0 or -errno; short is -EIO.
+ * MT-safe, AS-safe. */
+int rt__fd_write_plain(int fd, const void *buf, size_t len);
+
 /* The portable half of rt__fd_write_msg, used where the kernel has no
  * RWF_NOSIGNAL: SIGPIPE blocked in this thread around the write, and one it
  * raised consumed. Exposed for tests. */
@@ -45,7 +51,8 @@ int rt__fd_write_masked(int fd, const void *buf, size_t len);
  * that "fd = rt__fd_close(fd)" leaves fd invalid. AS-safe. */
 int rt__fd_close(int fd);
 
-/* A pipe whose both ends are close-on-exec. Returns 0 or -errno. */
+/* A pipe whose both ends are close-on-exec and above 2. Returns 0 or
+ * -errno (and then FDS is untouched). */
 int rt__fd_pipe(int fds[2]);
 
 /* Sets or clears FD_CLOEXEC. Returns 0 or -errno. AS-safe. */

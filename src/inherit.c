@@ -43,6 +43,8 @@ int rt__inherit_check(int fd)
     return check(fd, &st);
 }
 
+static int from_env(void);
+
 static const char *env_value(void)
 {
 #if defined(__GLIBC__) || defined(__linux__)
@@ -77,6 +79,14 @@ static const char *parse_num(const char *s, char end, uintmax_t max,
 }
 
 int rt__inherit_from_env(void)
+{
+    int saved = errno;
+    int fd = from_env();
+    errno = saved;
+    return fd;
+}
+
+static int from_env(void)
 {
     const char *v = env_value();
     if (v == NULL) {

@@ -36,7 +36,15 @@
  * the host with a raw system call (no atfork handlers, no locks taken) and
  * that copy runs the tracker on AS-safe code only. The fork path is also the
  * fallback where the image cannot be exec'ed (no memfd, a noexec policy,
- * valgrind without execveat), and the only path off Linux. */
+ * valgrind without execveat), and the only path off Linux; there, alas, the
+ * tracker does keep a copy-on-write snapshot of the host.
+ *
+ * The launch also sets up the tracker's liveness word (alive.h) and keeps
+ * a spare read end of the pipe in the host: with a reader always present,
+ * no write of ours can ever raise SIGPIPE, so messages go out with a plain
+ * write(2), and the tracker's death is seen in the word instead of as
+ * EPIPE. */
+
 #define _GNU_SOURCE
 #include "launch.h"
 
@@ -46,6 +54,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(__linux__)
@@ -54,6 +63,7 @@
 #include <sys/syscall.h>
 #endif
 
+#include "alive.h"
 #include "fdio.h"
 #include "image.h"
 #include "rtypes.h"
@@ -67,8 +77,9 @@
 #define MFD_EXEC 0x0010U /* Linux 6.3: ask for an executable memfd */
 #endif
 
-/* The middle process runs on this stack; in the fork path the tracker
- * inherits it. Pages are only backed when touched. */
+/* The middle process runs on the upper half of this stack, the child it
+ * makes on the lower half; in the fork path the tracker inherits it. Pages
+ * are only backed when touched. */
 #define STACK_SIZE ((size_t)256 * 1024)
 
 /* Environment variables passed to the tracker: the sanitizer runtimes'
@@ -82,10 +93,16 @@ static const char *const env_kept[] = {
 
 extern char **environ;
 
+/* Indexes into struct rt_launch's fds. */
+enum { PIPE_R, PIPE_W, STATUS_R, STATUS_W, IMAGE, ALIVE, NFDS };
+_Static_assert(NFDS == sizeof(((struct rt_launch *)0)->fds) / sizeof(int),
+               "struct rt_launch holds every descriptor of a start");
+
 struct child_args {
     int read_fd;
     int status_fd;
     int image_fd;      /* -1: fork path */
+    int alive_fd;      /* -1: no liveness word */
     void *grand_stack; /* top of the exec'ing child's stack */
     char *argv[2];
     char *envp[ENV_MAX];
@@ -103,35 +120,36 @@ int __clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
 #define RT_CLONE clone
 #endif
 #define RAW(...) syscall(__VA_ARGS__)
-#define RAW_CLOSE(fd) ((void)syscall(SYS_close, (long)(fd)))
 #define RAW_EXIT(code) ((void)syscall(SYS_exit, (long)(code)))
-#endif
 
-#if defined(__linux__)
 RT_CHILD_SAFE static void child_report(int fd, int32_t kind, long value)
 {
     struct rt_launch_report rep = {kind, (int32_t)value};
     (void)RAW(SYS_write, (long)fd, &rep, (long)sizeof(rep));
 }
 
-/* Puts /dev/null on 0 and 1 (and on 2 if the host had no stderr), the
- * tracker pipe on 3, the status pipe on 4 (the tracker closes it when it is
- * ready) and the image on 5 (close-on-exec), and closes everything else:
- * the tracker holds none of the host's descriptors. Every source is first
- * copied above 9 so that no placement clobbers another. Returns 0 or an
- * errno. */
+/* Puts /dev/null on 0 and 1, the host's stderr on 2 (close-on-exec cleared
+ * in this copy of the table; /dev/null if the host has none), the tracker
+ * pipe on 3, the status pipe on 4, the image on 5 (close-on-exec) and the
+ * liveness page on 6, and closes everything else: the tracker holds none of
+ * the host's descriptors. Every source is first copied above 9 so that no
+ * placement clobbers another. Returns 0 or an errno. */
 RT_CHILD_SAFE static int place_fds(const struct child_args *a)
 {
-    long r = RAW(SYS_fcntl, (long)a->read_fd, (long)F_DUPFD_CLOEXEC, 10L);
-    long s = RAW(SYS_fcntl, (long)a->status_fd, (long)F_DUPFD_CLOEXEC, 10L);
-    long m = a->image_fd < 0
-                 ? 0
-                 : RAW(SYS_fcntl, (long)a->image_fd, (long)F_DUPFD_CLOEXEC, 10L);
-    if (r < 0 || s < 0 || m < 0) {
-        return errno;
+    const int src[] = {a->read_fd, a->status_fd, a->image_fd, a->alive_fd};
+    const int dst[] = {RT_LAUNCH_READ_FD, RT_LAUNCH_STATUS_FD,
+                       RT_LAUNCH_IMAGE_FD, RT_ALIVE_FD};
+    long high[4];
+    for (int i = 0; i < 4; i++) {
+        high[i] = src[i] < 0 ? -1
+                             : RAW(SYS_fcntl, (long)src[i],
+                                   (long)F_DUPFD_CLOEXEC, 10L);
+        if (src[i] >= 0 && high[i] < 0) {
+            return errno;
+        }
     }
     long null = RAW(SYS_openat, (long)AT_FDCWD, "/dev/null", (long)O_RDWR);
-    if (RAW(SYS_fcntl, 2L, (long)F_GETFD) < 0 && null >= 0) {
+    if (RAW(SYS_fcntl, 2L, (long)F_SETFD, 0L) < 0 && null >= 0) {
         (void)RAW(SYS_dup3, null, 2L, 0L);
     }
     if (null >= 0) {
@@ -139,19 +157,23 @@ RT_CHILD_SAFE static int place_fds(const struct child_args *a)
         (void)RAW(SYS_dup3, null, 1L, 0L);
     } else {
         /* Without /dev/null, better no stdin/stdout than the host's. */
-        RAW_CLOSE(0);
-        RAW_CLOSE(1);
+        (void)RAW(SYS_close, 0L);
+        (void)RAW(SYS_close, 1L);
     }
-    if (RAW(SYS_dup3, r, (long)RT_LAUNCH_READ_FD, 0L) < 0 ||
-        RAW(SYS_dup3, s, (long)RT_LAUNCH_STATUS_FD, 0L) < 0) {
-        return errno;
+    for (int i = 0; i < 4; i++) {
+        if (high[i] >= 0 &&
+            RAW(SYS_dup3, high[i], (long)dst[i],
+                dst[i] == RT_LAUNCH_IMAGE_FD ? (long)O_CLOEXEC : 0L) < 0) {
+            return errno;
+        }
     }
-    if (a->image_fd >= 0 &&
-        RAW(SYS_dup3, m, (long)RT_LAUNCH_IMAGE_FD, (long)O_CLOEXEC) < 0) {
-        return errno;
+    rt__fd_close_from(RT_ALIVE_FD + 1);
+    if (a->image_fd < 0) {
+        (void)RAW(SYS_close, (long)RT_LAUNCH_IMAGE_FD);
     }
-    rt__fd_close_from(a->image_fd >= 0 ? RT_LAUNCH_IMAGE_FD + 1
-                                       : RT_LAUNCH_STATUS_FD + 1);
+    if (a->alive_fd < 0) {
+        (void)RAW(SYS_close, (long)RT_ALIVE_FD);
+    }
     return 0;
 }
 
@@ -200,7 +222,9 @@ RT_CHILD_SAFE static int middle(void *arg)
         pid = RAW(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
 #endif
         if (pid == 0) {
-            rt__tracker_run(RT_LAUNCH_READ_FD);
+            rt__tracker_run(RT_LAUNCH_READ_FD,
+                            a->alive_fd >= 0 ? RT_ALIVE_FD : -1,
+                            RT_LAUNCH_STATUS_FD);
         }
     }
     child_report(RT_LAUNCH_STATUS_FD, pid > 0 ? RT_REPORT_PID : RT_REPORT_ERROR,
@@ -242,6 +266,8 @@ static int make_image(void)
     return fd;
 }
 
+#endif
+
 /* Errors after which exec'ing the image will not work on this system, so
  * the fork path is the way (as opposed to running out of a resource, which
  * is reported to the caller). */
@@ -262,8 +288,6 @@ static int exec_impossible(int err)
         return 0;
     }
 }
-#endif
-
 static void build_env(struct child_args *a)
 {
     size_t n = 0;
@@ -278,37 +302,82 @@ static void build_env(struct child_args *a)
     a->envp[n] = NULL;
 }
 
-void rt__launch_abandon(struct rt_launch *inflight)
+/* Forgets descriptor I of a start, then closes it: in that order, so that a
+ * fork() in another thread never sees a number already closed (and maybe
+ * reused by now). */
+static int take(struct rt_launch *in, int i)
 {
-    for (size_t i = 0; i < sizeof(inflight->fds) / sizeof(inflight->fds[0]);
-         i++) {
-        inflight->fds[i] = rt__fd_close(inflight->fds[i]);
+    int fd = in->fds[i];
+    in->fds[i] = -1;
+    return fd;
+}
+
+void rt__launch_abandon(struct rt_launch *in)
+{
+    for (int i = 0; i < NFDS; i++) {
+        rt__fd_close(take(in, i));
     }
-    if (inflight->stack != NULL) {
-        (void)munmap(inflight->stack, inflight->stack_size);
-        inflight->stack = NULL;
+    void *stack = in->stack;
+    in->stack = NULL;
+    if (stack != NULL) {
+        (void)munmap(stack, in->stack_size);
     }
+    void *page = in->alive_page;
+    in->alive_page = NULL;
+    rt__alive_free(page);
+}
+
+/* Reads the status pipe until the tracker's pid and its ready record are
+ * both in (in either order) or an error or end-of-file comes first: a
+ * tracker that died before it was ready (its loader failed, say) sends no
+ * ready record. Returns 0 with the pid, or -errno. */
+static int await_ready(int fd, pid_t *ret_pid)
+{
+    pid_t pid = -1;
+    int ready = 0;
+    while (pid <= 0 || !ready) {
+        struct rt_launch_report rep;
+        ssize_t n = rt__fd_read_full(fd, &rep, sizeof(rep));
+        if (n < 0) {
+            return (int)n;
+        }
+        if (n != (ssize_t)sizeof(rep)) {
+            return -ENOEXEC;
+        }
+        if (rep.kind == RT_REPORT_ERROR) {
+            return rep.value > 0 ? -rep.value : -EIO;
+        }
+        if (rep.kind == RT_REPORT_PID) {
+            pid = rep.value;
+        } else if (rep.kind == RT_REPORT_READY) {
+            ready = 1;
+        }
+    }
+    *ret_pid = pid;
+    return 0;
 }
 
 #if defined(__linux__)
-/* One attempt: IMAGE_FD >= 0 for the exec path, -1 for the fork path.
- * Returns 0 with the tracker's pid in *RET_PID, or -errno. */
-static int start(struct rt_launch *in, int image_fd, pid_t *ret_pid)
+/* One attempt through the middle process. Returns 0 with the tracker's pid
+ * in *RET_PID, or -errno. */
+static int start(struct rt_launch *in, pid_t *ret_pid)
 {
     struct child_args a = {
-        .read_fd = in->fds[0],
-        .status_fd = in->fds[3],
-        .image_fd = image_fd,
+        .read_fd = in->fds[PIPE_R],
+        .status_fd = in->fds[STATUS_W],
+        .image_fd = in->fds[IMAGE],
+        .alive_fd = in->fds[ALIVE],
         .argv = {(char *)"resource_tracker", NULL},
     };
     build_env(&a);
-    in->stack_size = STACK_SIZE;
-    in->stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (in->stack == MAP_FAILED) {
-        in->stack = NULL;
+    void *stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
         return -errno;
     }
+    in->stack_size = STACK_SIZE;
+    in->stack = stack;
+    a.grand_stack = (char *)stack + STACK_SIZE / 2;
     /* Every signal stays blocked from here until the tracker has set its
      * dispositions: a ^C or SIGTERM aimed at the process group cannot kill
      * it on the way, and no host handler can run on the middle's stack. */
@@ -319,10 +388,7 @@ static int start(struct rt_launch *in, int image_fd, pid_t *ret_pid)
     if (r != 0) {
         return -r;
     }
-    /* The upper half is the middle's stack, the lower half the stack of the
-     * child it makes in the exec path. */
-    a.grand_stack = (char *)in->stack + STACK_SIZE / 2;
-    pid_t mid = RT_CLONE(middle, (char *)in->stack + STACK_SIZE,
+    pid_t mid = RT_CLONE(middle, (char *)stack + STACK_SIZE,
                          CLONE_VM | CLONE_VFORK, &a);
     int err = errno;
     (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -332,175 +398,159 @@ static int start(struct rt_launch *in, int image_fd, pid_t *ret_pid)
     /* The middle has exited (or, under valgrind, which turns CLONE_VM into
      * a copy, at least runs on its own): what it held of ours is its own
      * copy now. */
-    in->fds[3] = rt__fd_close(in->fds[3]);
-    (void)munmap(in->stack, in->stack_size);
-    in->stack = NULL;
-    /* The first record tells: an error from the exec'ing child comes
-     * before the middle's pid record. End-of-file follows once the tracker
-     * has set itself up and closed its copy: from then on it ignores the
-     * signals it must ignore, so the caller may rely on that at once. */
-    struct rt_launch_report rep = {0, 0};
-    ssize_t n = rt__fd_read_full(in->fds[2], &rep, sizeof(rep));
-    char rest[64];
-    while (n == (ssize_t)sizeof(rep) &&
-           rt__fd_read(in->fds[2], rest, sizeof(rest)) > 0) {
-    }
+    rt__fd_close(take(in, STATUS_W));
+    pid_t pid = -1;
+    r = await_ready(in->fds[STATUS_R], &pid);
     /* Exact pid, __WCLONE: the middle's exit signal is 0. ECHILD means a
      * __WALL waiter in the host took it; there is nothing left to reap. */
     (void)rt__fd_waitpid(mid, NULL, __WCLONE);
-    in->fds[2] = rt__fd_close(in->fds[2]);
-    if (n < 0) {
-        return (int)n;
-    }
-    if (n != (ssize_t)sizeof(rep) || rep.kind != RT_REPORT_PID ||
-        rep.value <= 0) {
-        /* No report: the image died before it could say why (its loader
-         * failed, say). */
-        return rep.kind == RT_REPORT_ERROR && rep.value > 0 ? -rep.value
-                                                            : -ENOEXEC;
-    }
-    *ret_pid = rep.value;
-    return 0;
-}
-
-static int make_pipes(struct rt_launch *in)
-{
-    int r = rt__fd_pipe(in->fds);
     if (r == 0) {
-        r = rt__fd_pipe(in->fds + 2);
-    }
-    return r;
-}
-
-int rt__launch(struct rt_launch *in, int *exec_broken, int *ret_fd,
-               pid_t *ret_pid)
-{
-    int saved = errno;
-    int r;
-    int use_exec = !*exec_broken && !rt__rtypes_have_custom();
-    for (;;) {
-        r = make_pipes(in);
-        int image = -1;
-#ifdef RT_HAVE_EXEC_PATH
-        if (r == 0 && use_exec) {
-            image = make_image();
-            if (image < 0 && exec_impossible(-image)) {
-                *exec_broken = 1;
-                use_exec = 0;
-            } else if (image < 0) {
-                r = image;
-            }
-            in->fds[4] = image < 0 ? -1 : image;
-        }
-#else
-        use_exec = 0;
-#endif
-        pid_t pid = -1;
-        if (r == 0) {
-            r = start(in, image, &pid);
-        }
-        int fd = in->fds[1];
-        in->fds[1] = -1;
-        rt__launch_abandon(in);
-#ifdef RT_HAVE_EXEC_PATH
-        if (r < 0 && use_exec && exec_impossible(-r)) {
-            rt__fd_close(fd);
-            *exec_broken = 1;
-            use_exec = 0;
-            continue;
-        }
-#endif
-        if (r < 0) {
-            rt__fd_close(fd);
-            break;
-        }
-        *ret_fd = fd;
         *ret_pid = pid;
-        break;
     }
-    errno = saved;
     return r;
 }
-
-void rt__launch_reap(pid_t pid)
-{
-    int reaper = 0;
-    (void)prctl(PR_GET_CHILD_SUBREAPER, &reaper, 0, 0, 0);
-    if (pid > 0 && (reaper || getpid() == 1)) {
-        (void)rt__fd_waitpid(pid, NULL, WNOHANG);
-    }
-}
-
-#else /* !__linux__ */
-
-/* Portable fallback: fork twice. The first child exits at once, the host
- * reaps that exact pid, and the grandchild runs the tracker on AS-safe code
+#else
+/* Portable start: fork twice. The first child exits at once and the host
+ * reaps that exact pid; the grandchild runs the tracker on AS-safe code
  * only (it is a fork of a possibly multithreaded host). */
-int rt__launch(struct rt_launch *in, int *exec_broken, int *ret_fd,
-               pid_t *ret_pid)
+static int start(struct rt_launch *in, pid_t *ret_pid)
 {
-    int saved = errno;
-    (void)exec_broken;
-    int r = rt__fd_pipe(in->fds);
-    if (r == 0) {
-        r = rt__fd_pipe(in->fds + 2);
-    }
     sigset_t all;
     sigset_t old;
     sigfillset(&all);
-    pid_t mid = -1;
-    if (r == 0) {
-        (void)pthread_sigmask(SIG_SETMASK, &all, &old);
-        mid = fork();
-        if (mid == 0) {
-            int rfd = in->fds[0], sfd = in->fds[3];
-            int null = open("/dev/null", O_RDWR);
-            if (null >= 0) {
-                (void)dup2(null, 0);
-                (void)dup2(null, 1);
-            }
-            (void)dup2(rfd, RT_LAUNCH_READ_FD);
-            (void)dup2(sfd, RT_LAUNCH_STATUS_FD);
-            rt__fd_close_from(RT_LAUNCH_STATUS_FD + 1);
-            pid_t pid = fork();
-            if (pid == 0) {
-                rt__tracker_run(RT_LAUNCH_READ_FD);
-            }
-            struct rt_launch_report rep = {
-                pid > 0 ? RT_REPORT_PID : RT_REPORT_ERROR,
-                pid > 0 ? (int32_t)pid : errno};
-            (void)rt__fd_write_msg(RT_LAUNCH_STATUS_FD, &rep, sizeof(rep));
-            _exit(0);
-        }
-        r = mid < 0 ? -errno : 0;
-        (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int r = pthread_sigmask(SIG_SETMASK, &all, &old);
+    if (r != 0) {
+        return -r;
     }
-    struct rt_launch_report rep = {0, 0};
-    if (r == 0) {
-        in->fds[3] = rt__fd_close(in->fds[3]);
-        ssize_t n = rt__fd_read_full(in->fds[2], &rep, sizeof(rep));
-        (void)rt__fd_waitpid(mid, NULL, 0);
-        if (n != (ssize_t)sizeof(rep) || rep.kind != RT_REPORT_PID) {
-            r = rep.kind == RT_REPORT_ERROR ? -rep.value : -ECHILD;
+    pid_t mid = fork();
+    if (mid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            (void)dup2(null, 0);
+            (void)dup2(null, 1);
         }
+        if (dup2(in->fds[PIPE_R], RT_LAUNCH_READ_FD) < 0 ||
+            dup2(in->fds[STATUS_W], RT_LAUNCH_STATUS_FD) < 0) {
+            _exit(127);
+        }
+        rt__fd_close_from(RT_LAUNCH_STATUS_FD + 1);
+        pid_t pid = fork();
+        if (pid == 0) {
+            rt__tracker_run(RT_LAUNCH_READ_FD, -1, RT_LAUNCH_STATUS_FD);
+        }
+        struct rt_launch_report rep = {
+            pid > 0 ? RT_REPORT_PID : RT_REPORT_ERROR,
+            pid > 0 ? (int32_t)pid : errno};
+        (void)rt__fd_write_msg(RT_LAUNCH_STATUS_FD, &rep, sizeof(rep));
+        _exit(0);
     }
-    int fd = in->fds[1];
-    in->fds[1] = -1;
-    rt__launch_abandon(in);
+    int err = errno;
+    (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (mid < 0) {
+        return -err;
+    }
+    rt__fd_close(take(in, STATUS_W));
+    pid_t pid = -1;
+    r = await_ready(in->fds[STATUS_R], &pid);
+    (void)rt__fd_waitpid(mid, NULL, 0);
+    if (r == 0) {
+        *ret_pid = pid;
+    }
+    return r;
+}
+#endif
+
+/* The descriptors of one attempt: the pipes (every end above 2, so that a
+ * host without stdin, stdout or stderr never finds our pipe there), the
+ * image for the exec path, the liveness page if the system has one. */
+static int prepare(struct rt_launch *in, int use_exec)
+{
+    int r = rt__fd_pipe(in->fds + PIPE_R);
+    if (r == 0) {
+        r = rt__fd_pipe(in->fds + STATUS_R);
+    }
     if (r < 0) {
-        rt__fd_close(fd);
-    } else {
-        *ret_fd = fd;
-        *ret_pid = rep.value;
+        return r;
     }
+#ifdef RT_HAVE_EXEC_PATH
+    if (use_exec) {
+        r = make_image();
+        if (r < 0) {
+            return r;
+        }
+        in->fds[IMAGE] = r;
+    }
+#else
+    (void)use_exec;
+#endif
+    r = rt__alive_create(&in->alive_page);
+    in->fds[ALIVE] = r >= 0 ? r : -1;
+    /* Without a liveness page the host probes the pipe instead: only
+     * running out of descriptors or memory is worth failing for. */
+    return r == -EMFILE || r == -ENFILE || r == -ENOMEM ? r : 0;
+}
+
+int rt__launch(struct rt_launch *in, int *exec_broken, struct rt_started *ret)
+{
+    int saved = errno;
+    int use_exec = !*exec_broken && !rt__rtypes_have_custom();
+#ifndef RT_HAVE_EXEC_PATH
+    use_exec = 0;
+#endif
+    int r;
+    pid_t pid = -1;
+    for (;;) {
+        r = prepare(in, use_exec);
+        if (r == 0) {
+            r = start(in, &pid);
+        }
+        if (r < 0 && use_exec && exec_impossible(-r)) {
+            /* Say once, for good, that this system runs no memfd image. */
+            *exec_broken = 1;
+            use_exec = 0;
+            rt__launch_abandon(in);
+            continue;
+        }
+        break;
+    }
+    if (r == 0) {
+        ret->fd = take(in, PIPE_W);
+        ret->pid = pid;
+        ret->alive_page = NULL;
+        ret->spare_fd = -1;
+        /* With a claimed liveness word, keep a read end: see the top. */
+        if (in->alive_page != NULL &&
+            rt__alive_check(rt__alive_word(in->alive_page))) {
+            ret->alive_page = in->alive_page;
+            in->alive_page = NULL;
+            ret->spare_fd = take(in, PIPE_R);
+        }
+    }
+    rt__launch_abandon(in);
     errno = saved;
     return r;
 }
 
 void rt__launch_reap(pid_t pid)
 {
-    if (pid > 0 && getpid() == 1) {
-        (void)rt__fd_waitpid(pid, NULL, WNOHANG);
+    int reaper = getpid() == 1;
+#if defined(__linux__)
+    int sub = 0;
+    if (prctl(PR_GET_CHILD_SUBREAPER, &sub, 0, 0, 0) == 0 && sub) {
+        reaper = 1;
+    }
+#endif
+    if (pid <= 0 || !reaper) {
+        return;
+    }
+    /* It is known dead, but its exit may not be complete yet (its liveness
+     * word and pipe go first): give it up to 100 ms to become waitable.
+     * ECHILD: the host's own wait() took it, or it was never our child. */
+    for (int i = 0; i < 100; i++) {
+        if (rt__fd_waitpid(pid, NULL, WNOHANG) != 0) {
+            return;
+        }
+        struct timespec ms = {0, 1000 * 1000};
+        (void)nanosleep(&ms, NULL);
     }
 }
-#endif

@@ -35,7 +35,7 @@ static struct rt_rtype types[RT_RTYPES_MAX] = {
 #define BUILTINS 6
 
 static char custom_names[RT_RTYPES_MAX][RT_RTYPE_NAME_MAX + 1];
-static atomic_uint count = BUILTINS;
+static atomic_uint count_ = BUILTINS;
 
 int rt__rtypes_valid_name(const char *s, size_t *ret_len)
 {
@@ -53,9 +53,29 @@ int rt__rtypes_valid_name(const char *s, size_t *ret_len)
 
 int rt__rtypes_find(const char *s, size_t len)
 {
-    unsigned n = atomic_load_explicit(&count, memory_order_acquire);
+    unsigned n = atomic_load_explicit(&count_, memory_order_acquire);
     for (unsigned i = 0; i < n; i++) {
         if (types[i].len == len && memcmp(types[i].name, s, len) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+int rt__rtypes_lookup(const char *s, size_t *ret_len)
+{
+    /* Only names in the table are accepted, and every name in it is valid:
+     * a match is all the validation needed. The bytes are compared inline,
+     * up to the first difference, NUL included: no strlen, no memcmp. */
+    unsigned count = atomic_load_explicit(&count_, memory_order_acquire);
+    for (unsigned i = 0; i < count; i++) {
+        const char *t = types[i].name;
+        size_t k = 0;
+        while (t[k] == s[k] && t[k] != '\0') {
+            k++;
+        }
+        if (t[k] == s[k]) {
+            *ret_len = k;
             return (int)i;
         }
     }
@@ -69,7 +89,7 @@ const struct rt_rtype *rt__rtypes_get(unsigned index)
 
 unsigned rt__rtypes_count(void)
 {
-    return atomic_load_explicit(&count, memory_order_acquire);
+    return atomic_load_explicit(&count_, memory_order_acquire);
 }
 
 int rt__rtypes_have_custom(void)
@@ -86,13 +106,13 @@ int rt__rtypes_define(const char *name, int (*cleanup)(const char *name))
     if (rt__rtypes_find(name, len) >= 0) {
         return -EEXIST;
     }
-    unsigned n = atomic_load_explicit(&count, memory_order_relaxed);
+    unsigned n = atomic_load_explicit(&count_, memory_order_relaxed);
     if (n == RT_RTYPES_MAX) {
         return -ENOSPC;
     }
     memcpy(custom_names[n], name, len + 1);
     types[n] = (struct rt_rtype){custom_names[n], len, cleanup, 0};
-    atomic_store_explicit(&count, n + 1, memory_order_release);
+    atomic_store_explicit(&count_, n + 1, memory_order_release);
     return (int)n;
 }
 

@@ -18,8 +18,10 @@
 #include <sys/syscall.h>
 #endif
 
+#include "alive.h"
 #include "diag.h"
 #include "fdio.h"
+#include "launch.h" /* the ready record of the status pipe */
 #include "registry.h"
 #include "rtypes.h"
 #include "wire.h"
@@ -221,19 +223,48 @@ static void reset_dispositions(void)
     }
 }
 
+/* Whether SIG's default action ends the process without it being a fault
+ * of the tracker's own (those, like SIGSEGV, stay fatal: a crash is a
+ * crash). */
+static int ends_process(int sig)
+{
+    switch (sig) {
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGILL:
+    case SIGFPE:
+    case SIGABRT:
+    case SIGTRAP:
+    case SIGSYS:
+    case SIGKILL:
+    case SIGSTOP:
+    case SIGCHLD:
+    case SIGCONT:
+    case SIGURG:
+    case SIGWINCH:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
 static void setup_signals(void)
 {
     reset_dispositions();
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof(dfl));
-    sigemptyset(&dfl.sa_mask);
-    /* ^C, "kill", a closing terminal, and a dead stderr pipe must not stop
-     * the cleanup; only SIGKILL can. */
-    struct sigaction ign = dfl;
+    /* ^C, "kill", a closing terminal, a dead stderr pipe, and every other
+     * signal that would end the process (SIGQUIT, SIGUSR1, SIGALRM, real-
+     * time signals, ...) must not stop the cleanup: only SIGKILL, or a crash,
+     * can. Stop signals are ignored too, so that nothing parks the tracker
+     * while writers fill its pipe. */
+    struct sigaction ign;
+    memset(&ign, 0, sizeof(ign));
     ign.sa_handler = SIG_IGN;
-    static const int ignored[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
-    for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++) {
-        (void)sigaction(ignored[i], &ign, NULL);
+    sigemptyset(&ign.sa_mask);
+    for (int sig = 1; sig < 65; sig++) {
+        if (ends_process(sig)) {
+            /* Numbers the system does not have are refused: fine. */
+            (void)sigaction(sig, &ign, NULL);
+        }
     }
     /* The launcher blocked every signal across the spawn so that none could
      * arrive before the dispositions above were in place (bpo-33613). */
@@ -251,7 +282,16 @@ static uint64_t hash_seed(void)
            ((uint64_t)getpid() << 16) ^ local;
 }
 
-_Noreturn void rt__tracker_run(int fd)
+static void report_ready(int status_fd)
+{
+    struct rt_launch_report rep = {RT_REPORT_READY, 0};
+    if (status_fd >= 0) {
+        /* A launcher that is gone has nothing to learn. */
+        (void)rt__fd_write_msg(status_fd, &rep, sizeof(rep));
+    }
+}
+
+_Noreturn void rt__tracker_run(int fd, int alive_fd, int status_fd)
 {
     setup_signals();
     /* A session of its own: a signal sent to the host's process group
@@ -266,6 +306,10 @@ _Noreturn void rt__tracker_run(int fd)
 #if defined(__linux__)
     (void)prctl(PR_SET_NAME, "resource_tracker", 0, 0, 0);
 #endif
+    if (alive_fd >= 0) {
+        rt__alive_claim(alive_fd);
+    }
+    report_ready(status_fd);
     for (int other = 3; other < fd; other++) {
         rt__fd_close(other);
     }

@@ -152,6 +152,59 @@ ssize_t rt__wire_encode(char *buf, enum rt_cmd cmd, const char *name,
     return o - buf;
 }
 
+/* Whether the 8 bytes of W are all printable ASCII (0x20 to 0x7E), by the
+ * usual word-at-a-time carries: a byte below 0x20 borrows out of (b - 0x20),
+ * one above 0x7E carries into bit 7 of (b + 1), and bit 7 itself marks
+ * bytes above 0x7F. */
+static int printable_word(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ULL;
+    const uint64_t high = 0x8080808080808080ULL;
+    uint64_t low = (w - ones * 0x20) & ~w & high;
+    uint64_t del = (w + ones) & high;
+    return ((low | del | w) & high) == 0;
+}
+
+ssize_t rt__wire_encode_cstr(char *buf, enum rt_cmd cmd, const char *name,
+                             const char *rtype, size_t rtype_len)
+{
+    size_t clen = commands[cmd].len;
+    size_t fixed = clen + rtype_len + 3; /* "CMD:" ":RTYPE\n" */
+    if (fixed > RT_MSG_MAX) {
+        return -ENAMETOOLONG;
+    }
+    size_t n = strnlen(name, RT_MSG_MAX - fixed + 1);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, name + i, 8);
+        if (!printable_word(w)) {
+            break;
+        }
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20 || c > 0x7E) {
+            break;
+        }
+    }
+    if (i < n) {
+        /* Not printable ASCII: the JSON form. */
+        return rt__wire_encode(buf, cmd, name, strnlen(name, RT_MSG_MAX + 1),
+                               rtype, rtype_len);
+    }
+    if (n > RT_MSG_MAX - fixed) {
+        return -ENAMETOOLONG;
+    }
+    char *o = put(buf, commands[cmd].text, clen);
+    *o++ = ':';
+    o = put(o, name, n);
+    *o++ = ':';
+    o = put(o, rtype, rtype_len);
+    *o++ = '\n';
+    return o - buf;
+}
+
 static int is_space(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
@@ -326,12 +379,70 @@ static int json_string(struct json *j, const unsigned char **ret,
     return 0;
 }
 
-/* Skips a scalar that is not a string (number, true, false, null). Nested
- * objects and arrays are refused: no CPython writer sends them. */
-static int json_skip_scalar(struct json *j)
+/* Skips a value of a member we do not use: a string, a scalar (number,
+ * true, false, null), or an array or object of those, nested at most
+ * JSON_DEPTH deep. Other writers may add members; we need not know them. */
+#define JSON_DEPTH 16
+
+static int json_skip_value(struct json *j, int depth)
 {
+    if (j->p >= j->end) {
+        return -1;
+    }
+    unsigned char c = *j->p;
+    if (c == '"') {
+        const unsigned char *unused;
+        size_t len;
+        unsigned char *mark = j->scratch;
+        int r = json_string(j, &unused, &len);
+        j->scratch = mark; /* nothing of it is kept */
+        return r;
+    }
+    if (c == '[' || c == '{') {
+        unsigned char close = c == '[' ? ']' : '}';
+        if (depth == JSON_DEPTH) {
+            return -1;
+        }
+        j->p++;
+        json_ws(j);
+        if (j->p < j->end && *j->p == close) {
+            j->p++;
+            return 0;
+        }
+        for (;;) {
+            json_ws(j);
+            if (close == '}') {
+                const unsigned char *unused;
+                size_t len;
+                unsigned char *mark = j->scratch;
+                if (json_string(j, &unused, &len) < 0) {
+                    return -1;
+                }
+                j->scratch = mark;
+                json_ws(j);
+                if (j->p >= j->end || *j->p++ != ':') {
+                    return -1;
+                }
+                json_ws(j);
+            }
+            if (json_skip_value(j, depth + 1) < 0) {
+                return -1;
+            }
+            json_ws(j);
+            if (j->p < j->end && *j->p == ',') {
+                j->p++;
+                continue;
+            }
+            if (j->p < j->end && *j->p == close) {
+                j->p++;
+                return 0;
+            }
+            return -1;
+        }
+    }
     const unsigned char *start = j->p;
-    while (j->p < j->end && *j->p != ',' && *j->p != '}' && !is_space(*j->p)) {
+    while (j->p < j->end && *j->p != ',' && *j->p != '}' && *j->p != ']' &&
+           !is_space(*j->p)) {
         if (*j->p == '{' || *j->p == '[' || *j->p == '"') {
             return -1;
         }
@@ -372,9 +483,7 @@ static int json_members(struct json *j, struct rt_msg *m,
         int r = bit == 1   ? json_string(j, &m->cmd_text, &m->cmd_len)
                 : bit == 2 ? json_string(j, &m->rtype, &m->rtype_len)
                 : bit == 4 ? json_string(j, b64, b64_len)
-                : (j->p < j->end && *j->p == '"')
-                    ? json_string(j, &key, &klen)
-                    : json_skip_scalar(j);
+                           : json_skip_value(j, 0);
         if (r < 0) {
             return -1;
         }

@@ -54,6 +54,12 @@ struct rt_msg {
 ssize_t rt__wire_encode(char *buf, enum rt_cmd cmd, const char *name,
                         size_t name_len, const char *rtype, size_t rtype_len);
 
+/* As rt__wire_encode for a NUL-terminated NAME, in one pass over it for
+ * the common printable name (the hot path of every message). Returns the
+ * length or -ENAMETOOLONG. */
+ssize_t rt__wire_encode_cstr(char *buf, enum rt_cmd cmd, const char *name,
+                             const char *rtype, size_t rtype_len);
+
 /* Parses one line (LEN bytes, newline excluded or not) of either form.
  * SCRATCH holds RT_WIRE_SCRATCH(LEN) bytes; the result may point into LINE
  * or SCRATCH. Returns 0, or one of the RT_WIRE_ errors (then *RET holds

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "resourcetracker.h"
@@ -200,12 +201,62 @@ static void fork_during_start_does_not_deadlock(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* Threads cancelled in the middle of a call (while a tracker is being
+ * started) must not leave the library's lock held. */
+static void *start_and_kill(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        if (rt_ensure_running() == 0) {
+            pid_t p = rt_tracker_pid();
+            if (p > 0) {
+                kill(p, SIGKILL);
+            }
+        }
+        /* The library's own cancellation points (inside a start) are where
+         * the test hopes to land; this one ends the loop otherwise. */
+        pthread_testcancel();
+    }
+    return NULL;
+}
+
+static int cancel_host(void *arg, int w)
+{
+    (void)arg;
+    /* A held lock would hang the next call: the alarm turns that into a
+     * failure. */
+    alarm((unsigned)rt_test_scale(30));
+    for (int i = 0; i < 100; i++) {
+        pthread_t th;
+        if (pthread_create(&th, NULL, start_and_kill, NULL) != 0) {
+            return 90;
+        }
+        struct timespec ts = {0, (i % 10) * 100 * 1000};
+        nanosleep(&ts, NULL);
+        pthread_cancel(th);
+        pthread_join(th, NULL);
+    }
+    RT_CHECK_EQ(w, rt_tracker_pid() != 0, 1);
+    RT_CHECK(w, rt_ensure_running(), 0, 0);
+    RT_CHECK(w, rt_register("/rt-fork-unused", RT_SHARED_MEMORY), 0, 0);
+    RT_CHECK(w, rt_unregister("/rt-fork-unused", RT_SHARED_MEMORY), 0, 0);
+    return rt_test_failures;
+}
+
+static void cancelled_threads_leave_no_lock_held(void **state)
+{
+    int rfd;
+    pid_t pid = rt_test_fork(*state, cancel_host, NULL, &rfd);
+    rt_test_expect_clean_exit(*state, pid, rfd, 60);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         RT_TEST(forked_child_reuses_tracker),
         RT_TEST(cleanup_waits_for_last_descendant),
         RT_TEST(fork_during_start_does_not_deadlock),
+        RT_TEST(cancelled_threads_leave_no_lock_held),
     };
     return RT_RUN(tests);
 }

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "diag.h"
 #include "resourcetracker.h"
 
 struct bad {
@@ -70,7 +71,7 @@ static int pipe_empty(void *arg)
 
 struct host_args {
     const char *names[3]; /* registered: before, split across reads, after */
-    int only_bad;         /* write 150 bad lines and nothing else */
+    int only_bad;         /* write bad lines only, past the report bound */
     int unterminated;     /* end with a line that has no newline */
 };
 
@@ -82,7 +83,7 @@ static int host(void *arg, int w)
         return 90;
     }
     if (a->only_bad) {
-        for (int i = 0; i < 150; i++) {
+        for (int i = 0; i < RT_DIAG_BAD_LINES_REPORTED + 50; i++) {
             if (write_all(fd, "nonsense\n", 9) < 0) {
                 return 91;
             }
@@ -201,11 +202,15 @@ static void only_bad_lines_exit_3_and_warnings_are_bounded(void **state)
     struct host_args a = {.only_bad = 1};
     assert_int_equal(run(t, &a), 3);
     const char *err = rt_test_stderr(t);
-    assert_int_equal(rt_test_count(err, "malformed message: 'nonsense'"), 100);
-    assert_int_equal(rt_test_count(err, "resource_tracker: 100 bad messages "
-                                        "reported; further ones are not shown"),
-                     1);
-    assert_int_equal(rt_test_count(err, "\n"), 101);
+    assert_int_equal(rt_test_count(err, "malformed message: 'nonsense'"),
+                     RT_DIAG_BAD_LINES_REPORTED);
+    char muted[128];
+    snprintf(muted, sizeof(muted),
+             "resource_tracker: %d bad messages reported; further ones are "
+             "not shown\n",
+             RT_DIAG_BAD_LINES_REPORTED);
+    assert_int_equal(rt_test_count(err, muted), 1);
+    assert_int_equal(rt_test_count(err, "\n"), RT_DIAG_BAD_LINES_REPORTED + 1);
 }
 
 int main(void)

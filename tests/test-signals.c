@@ -6,10 +6,12 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -167,6 +169,24 @@ static void sigpipe_is_ignored(void **state)
     ignored(state, SIGPIPE);
 }
 
+/* "Only SIGKILL (or a crash) stops it early": the other signals whose
+ * default action ends a process do not either. */
+static void other_terminating_signals_are_ignored(void **state)
+{
+    static const int sigs[] = {SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGXCPU,
+                               SIGPROF, SIGVTALRM};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        struct rt_test *t = *state;
+        ignored(state, sigs[i]);
+        /* Each round's report goes to the same capture: start afresh. */
+        FILE *f = fopen(t->errpath, "w");
+        if (f != NULL) {
+            fclose(f);
+        }
+    }
+    ignored(state, SIGRTMIN + 3);
+}
+
 /* SIGKILL: rt_ensure_running starts a new tracker, warns exactly once, and
  * the new tracker does the cleanup. */
 static void sigkill_relaunches_with_warning(void **state)
@@ -215,6 +235,49 @@ static void concurrent_relaunch_happens_once(void **state)
     assert_non_null(strstr(err, "There appear to be 8 leaked shared_memory"));
 }
 
+/* The relaunch warning is printed once, when the new tracker runs: not for
+ * the calls that failed before (out of descriptors here), which report
+ * their failure through errno alone. */
+static int relaunch_fails_host(void *arg, int w)
+{
+    (void)arg;
+    RT_CHECK(w, rt_ensure_running(), 0, 0);
+    pid_t tracker = rt_tracker_pid();
+    RT_CHECK(w, kill(tracker, SIGKILL), 0, 0);
+    for (int i = 0; i < 5000 && rt_test_alive(tracker); i++) {
+        usleep(1000);
+    }
+    struct rlimit rl = {64, 64};
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        return 91;
+    }
+    int fds[64];
+    int n = 0;
+    for (int fd; n < 64 && (fd = open("/dev/null", O_RDONLY)) >= 0;) {
+        fds[n++] = fd;
+    }
+    for (int i = 0; i < 3; i++) {
+        RT_CHECK(w, rt_register("/rt-signals-unused", RT_SHARED_MEMORY), -1,
+                 EMFILE);
+    }
+    while (n > 0) {
+        close(fds[--n]);
+    }
+    RT_CHECK(w, rt_register("/rt-signals-unused", RT_SHARED_MEMORY), 0, 0);
+    RT_CHECK(w, rt_unregister("/rt-signals-unused", RT_SHARED_MEMORY), 0, 0);
+    RT_CHECK_EQ(w, rt_tracker_pid() != tracker, 1);
+    return rt_test_failures;
+}
+
+static void relaunch_warning_only_once_it_succeeds(void **state)
+{
+    struct rt_test *t = *state;
+    int rfd;
+    pid_t pid = rt_test_fork(t, relaunch_fails_host, NULL, &rfd);
+    rt_test_expect_clean_exit(t, pid, rfd, 30);
+    assert_int_equal(rt_test_count(rt_test_stderr(t), RELAUNCH_WARNING), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,9 +285,11 @@ int main(void)
         RT_TEST(sigterm_is_ignored),
         RT_TEST(sighup_is_ignored),
         RT_TEST(sigpipe_is_ignored),
+        RT_TEST(other_terminating_signals_are_ignored),
         RT_TEST(sigkill_relaunches_with_warning),
         RT_TEST(register_after_sigkill_relaunches_without_sigpipe),
         RT_TEST(concurrent_relaunch_happens_once),
+        RT_TEST(relaunch_warning_only_once_it_succeeds),
     };
     return RT_RUN(tests);
 }

@@ -149,7 +149,7 @@ static void relative_paths_are_einval(void **state)
  * entries, and links pointing OUTSIDE (to a folder and to a file). */
 static void build_tree(const char *dir, const char *outside)
 {
-    char p[600];
+    char p[1024];
     assert_int_equal(mkdir(dir, 0700), 0);
     snprintf(p, sizeof(p), "%s/a.txt", dir);
     write_file(p, "a");

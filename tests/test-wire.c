@@ -122,6 +122,12 @@ static void parse_json_form(void **state)
     assert_int_equal(m.name_len, 4);
     assert_int_equal(parse("{\"cmd\":\"PROBE\",\"rtype\":\"noop\"}", &m), 0);
     assert_int_equal(m.cmd, RT_CMD_PROBE);
+    /* Members we do not use may hold arrays and objects. */
+    assert_int_equal(parse("{\"cmd\":\"PROBE\",\"x\":[1,\"a\",{\"b\":[]}],"
+                           "\"y\":{},\"rtype\":\"noop\",\"z\":\"\\u00e9\"}",
+                           &m),
+                     0);
+    assert_span(m.rtype, m.rtype_len, "noop");
 }
 
 static void round_trip(void **state)
@@ -174,9 +180,13 @@ static void parse_rejects_garbage(void **state)
                            "\"rtype\":\"noop\"}",
                            &m),
                      RT_WIRE_MALFORMED);
-    assert_int_equal(parse("{\"cmd\":\"PROBE\",\"rtype\":\"noop\",\"n\":[1]}",
+    assert_int_equal(parse("{\"cmd\":\"PROBE\",\"rtype\":\"noop\",\"n\":[1,",
                            &m),
                      RT_WIRE_MALFORMED);
+    assert_int_equal(parse("{\"cmd\":\"PROBE\",\"rtype\":\"noop\",\"n\":"
+                           "[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}",
+                           &m),
+                     RT_WIRE_MALFORMED); /* nested past the bound */
     assert_int_equal(parse("{\"cmd\":\"REGISTER\",\"rtype\":\"semaphore\","
                            "\"base64_name\":\"L2E*\"}",
                            &m),
