@@ -85,8 +85,8 @@ EXAMPLES   := $(addprefix $(BUILD)/examples/,leak-demo prefork-demo \
 .DELETE_ON_ERROR:
 # Keep object files of tests and examples between runs.
 .SECONDARY:
-.PHONY: all lib tests examples check demo prefork-demo spawn-demo clean \
-        cmocka
+.PHONY: all lib tests examples check demo prefork-demo spawn-demo bench \
+        clean cmocka
 
 all: lib examples
 
@@ -225,6 +225,22 @@ prefork-demo: $(BUILD)/examples/prefork-demo
 
 spawn-demo: $(BUILD)/examples/spawn-demo $(BUILD)/examples/spawn-worker
 	@$(BUILD)/examples/spawn-demo $(BUILD)/examples/spawn-worker
+
+# ---- benchmark -----------------------------------------------------------------
+
+BENCH := $(BUILD)/bench/bench
+BENCH_ARGS ?=
+
+$(BENCH): bench/bench.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB_A) $(LIBS)
+
+# Ours beside the kernel's floor and CPython's tracker, in one run; the last
+# line printed is a JSON object with every figure. BENCH_ARGS=--quick for a
+# smoke run.
+bench: $(BENCH) $(IMAGE)
+	@$(BENCH) --image $(IMAGE) --driver bench/cpython_tracker.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD)

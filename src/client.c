@@ -238,12 +238,11 @@ static int send_msg(const char *msg, size_t len)
 static int message(enum rt_cmd cmd, const char *name, const char *rtype)
 {
     size_t rlen;
-    int t;
+    unsigned flags;
     if (name == NULL || rtype == NULL || name[0] == '\0' ||
-        (t = rt__rtypes_lookup(rtype, &rlen)) < 0) {
+        rt__rtypes_lookup(rtype, &rlen, &flags) < 0) {
         return -EINVAL;
     }
-    unsigned flags = rt__rtypes_get((unsigned)t)->flags;
     if ((flags & RT_RTYPE_PROBE_ONLY) ||
         ((flags & RT_RTYPE_ABSPATH) && name[0] != '/')) {
         return -EINVAL;

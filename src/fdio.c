@@ -101,14 +101,15 @@ int rt__fd_write_masked(int fd, const void *buf, size_t len)
 
 int rt__fd_write_plain(int fd, const void *buf, size_t len)
 {
-    int saved = errno;
-    ssize_t n;
-    do {
+    /* The hot path of every message: a whole write leaves errno alone. */
+    ssize_t n = write(fd, buf, len);
+    if (n == (ssize_t)len) {
+        return 0;
+    }
+    while (n < 0 && errno == EINTR) {
         n = write(fd, buf, len);
-    } while (n < 0 && errno == EINTR);
-    int r = n < 0 ? -errno : (size_t)n == len ? 0 : -EIO;
-    errno = saved;
-    return r;
+    }
+    return n < 0 ? -errno : (size_t)n == len ? 0 : -EIO;
 }
 
 int rt__fd_write_msg(int fd, const void *buf, size_t len)

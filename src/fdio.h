@@ -38,7 +38,8 @@ int rt__fd_write_msg(int fd, const void *buf, size_t len);
 /* One write(2) of a whole message, retried on EINTR, for a pipe that cannot
  * be without a reader (the host holds a spare read end): no SIGPIPE is
  * possible, so nothing is done to prevent one. 0 or -errno; short is -EIO.
- * MT-safe, AS-safe. */
+ * errno is left alone by a write that succeeds at once (an EINTR retried
+ * leaves EINTR there). MT-safe, AS-safe. */
 int rt__fd_write_plain(int fd, const void *buf, size_t len);
 
 /* The portable half of rt__fd_write_msg, used where the kernel has no

@@ -62,20 +62,17 @@ int rt__rtypes_find(const char *s, size_t len)
     return -1;
 }
 
-int rt__rtypes_lookup(const char *s, size_t *ret_len)
+int rt__rtypes_lookup(const char *s, size_t *ret_len, unsigned *ret_flags)
 {
     /* Only names in the table are accepted, and every name in it is valid:
-     * a match is all the validation needed. The bytes are compared inline,
-     * up to the first difference, NUL included: no strlen, no memcmp. */
+     * a match is all the validation needed. Lengths differ for most types,
+     * so the bytes are compared for one or two of them at most. */
+    size_t n = strnlen(s, RT_RTYPE_NAME_MAX + 1);
     unsigned count = atomic_load_explicit(&count_, memory_order_acquire);
     for (unsigned i = 0; i < count; i++) {
-        const char *t = types[i].name;
-        size_t k = 0;
-        while (t[k] == s[k] && t[k] != '\0') {
-            k++;
-        }
-        if (t[k] == s[k]) {
-            *ret_len = k;
+        if (types[i].len == n && memcmp(types[i].name, s, n) == 0) {
+            *ret_len = n;
+            *ret_flags = types[i].flags;
             return (int)i;
         }
     }

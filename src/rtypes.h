@@ -34,7 +34,7 @@ int rt__rtypes_find(const char *s, size_t len);
 /* The index of the type the NUL-terminated S names (its length in
  * *RET_LEN), or -1 for a name that is invalid or not a type: the message
  * hot path's lookup. MT-safe, AS-safe. */
-int rt__rtypes_lookup(const char *s, size_t *ret_len);
+int rt__rtypes_lookup(const char *s, size_t *ret_len, unsigned *ret_flags);
 
 /* The type at INDEX (< rt__rtypes_count()). */
 const struct rt_rtype *rt__rtypes_get(unsigned index);

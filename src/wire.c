@@ -196,8 +196,19 @@ ssize_t rt__wire_encode_cstr(char *buf, enum rt_cmd cmd, const char *name,
     if (n > RT_MSG_MAX - fixed) {
         return -ENAMETOOLONG;
     }
-    char *o = put(buf, commands[cmd].text, clen);
-    *o++ = ':';
+    /* Fixed sizes, so that the compiler writes these without a call. */
+    char *o = buf;
+    switch (cmd) {
+    case RT_CMD_REGISTER:
+        o = put(o, "REGISTER:", 9);
+        break;
+    case RT_CMD_UNREGISTER:
+        o = put(o, "UNREGISTER:", 11);
+        break;
+    case RT_CMD_PROBE:
+        o = put(o, "PROBE:", 6);
+        break;
+    }
     o = put(o, name, n);
     *o++ = ':';
     o = put(o, rtype, rtype_len);
