@@ -113,6 +113,7 @@ static int passed(const struct target *t)
     return t->at_least ? t->value >= t->limit : t->value <= t->limit;
 }
 
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void die(const char *fmt, ...)
 {
     va_list ap;
@@ -124,6 +125,7 @@ static void die(const char *fmt, ...)
     exit(1);
 }
 
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void note(const char *fmt, ...)
 {
     va_list ap;
@@ -505,11 +507,13 @@ static void m_live(int w, void *arg)
 {
     (void)arg;
     static const int live[] = {0, 100000, 1000000};
-    int n = quick ? 20000 : 50000;
+    int n = quick ? 10000 : 30000;
     if (rt_ensure_running() < 0) {
         _exit(2);
     }
     int fd = rt_getfd();
+    pid_t drainer;
+    int floor_fd = drained_pipe(&drainer);
     char name[64];
     int held = 0;
     int levels = quick ? 2 : 3;
@@ -521,8 +525,15 @@ static void m_live(int w, void *arg)
             }
         }
         wait_drained(fd);
-        for (int r = 0; r < reps(7, 2); r++) {
+        for (int r = 0; r < reps(11, 2); r++) {
             double t0 = now_ns();
+            for (int i = 0; i < n; i++) {
+                if (write(floor_fd, REG_LINE, sizeof(REG_LINE) - 1) < 0 ||
+                    write(floor_fd, UNREG_LINE, sizeof(UNREG_LINE) - 1) < 0) {
+                    _exit(2);
+                }
+            }
+            double t1 = now_ns();
             for (int i = 0; i < n; i++) {
                 if (rt_register(NAME, RT_SHARED_MEMORY) < 0 ||
                     rt_unregister(NAME, RT_SHARED_MEMORY) < 0) {
@@ -530,9 +541,12 @@ static void m_live(int w, void *arg)
                 }
             }
             put_double(w, (double)l);
-            put_double(w, (now_ns() - t0) / (2.0 * n));
+            put_double(w, (t1 - t0) / (2.0 * n));
+            put_double(w, (now_ns() - t1) / (2.0 * n));
         }
     }
+    close(floor_fd);
+    waitpid(drainer, NULL, 0);
     /* Leave nothing for the tracker to "clean up". */
     for (int i = 0; i < held; i++) {
         snprintf(name, sizeof(name), "/rt-bench-live-%07d", i);
@@ -543,8 +557,8 @@ static void m_live(int w, void *arg)
 
 static void bench_live(void)
 {
-    static double v[256];
-    int n = in_child(m_live, NULL, v, 256) / 2;
+    static double v[512];
+    int n = in_child(m_live, NULL, v, 512) / 3;
     static const char *const keys[] = {"register_ns_0_live",
                                        "register_ns_100k_live",
                                        "register_ns_1m_live"};
@@ -552,24 +566,33 @@ static void bench_live(void)
         "register+unregister, 0 names live",
         "register+unregister, 100,000 names live",
         "register+unregister, 1,000,000 names live"};
-    struct stat3 s[3];
+    double paired[3] = {0, 0, 0};
     for (int l = 0; l < 3; l++) {
-        double x[64];
+        double ours[64];
+        double fl[64];
+        double ratio[64];
         int k = 0;
         for (int i = 0; i < n; i++) {
-            if ((int)v[2 * i] == l) {
-                x[k++] = v[2 * i + 1];
+            if ((int)v[3 * i] == l) {
+                fl[k] = v[3 * i + 1];
+                ours[k] = v[3 * i + 2];
+                ratio[k] = ours[k] / fl[k];
+                k++;
             }
         }
         if (k == 0) {
             continue;
         }
-        s[l] = stats(x, k);
-        figure(keys[l], labels[l], "ns")->ours = s[l];
+        struct figure *f = figure(keys[l], labels[l], "ns");
+        f->ours = stats(ours, k);
+        f->floor = stats(fl, k);
+        paired[l] = stats(ratio, k).med;
     }
     if (!quick) {
+        /* Each level against the floor measured beside it, then the levels
+         * against each other: the tracker's load, not the machine's mood. */
         target("register with 1,000,000 live <= 1.2 x with none",
-               s[2].med / s[0].med, 1.2, 0);
+               paired[2] / paired[0], 1.2, 0);
     }
 }
 
@@ -975,12 +998,15 @@ static double time_cleanup(pid_t host, pid_t tracker)
     alarm(120);
     double t0 = now_ns();
     kill(host, SIGKILL);
+    /* The host first: CPython's tracker is its child and becomes ours only
+     * once the host is gone. */
+    while (waitpid(host, NULL, 0) < 0 && errno == EINTR) {
+    }
     int st;
     while (waitpid(tracker, &st, 0) < 0 && errno == EINTR) {
     }
     double t1 = now_ns();
     alarm(0);
-    waitpid(host, NULL, 0);
     return t1 - t0;
 }
 

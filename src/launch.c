@@ -472,6 +472,12 @@ static int prepare(struct rt_launch *in, int use_exec)
     if (r < 0) {
         return r;
     }
+#if defined(F_SETPIPE_SZ)
+    /* Room for a burst while the tracker naps between reads (tracker.c):
+     * writers should not block on a full pipe. Where the system refuses
+     * (a user's pipe quota), the default 64 KiB do. */
+    (void)fcntl(in->fds[PIPE_W], F_SETPIPE_SZ, 1 << 20);
+#endif
 #ifdef RT_HAVE_EXEC_PATH
     if (use_exec) {
         r = make_image();

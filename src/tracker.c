@@ -119,6 +119,20 @@ static void handle_line(const unsigned char *line, size_t len)
     apply(&m, t);
 }
 
+/* After a read that did not fill the buffer, the tracker naps this long
+ * before reading again. While it naps it is not waiting on the pipe, so a
+ * writer's write(2) has no reader to wake: during a burst of messages the
+ * writers pay no wake-up (nor, with one CPU for both, a context switch) per
+ * message, and the tracker takes them in large reads. When the pipe is
+ * empty the next read blocks as usual, so an idle tracker sleeps. */
+#define BATCH_NAP_NS 100000
+
+static void nap(void)
+{
+    struct timespec ts = {0, BATCH_NAP_NS};
+    (void)nanosleep(&ts, NULL);
+}
+
 /* Reads until EOF, handing each complete line over. A line longer than
  * RT_LINE_MAX is reported once and skipped up to its newline. */
 static void read_loop(int fd)
@@ -132,6 +146,7 @@ static void read_loop(int fd)
              * can reach us any more. */
             break;
         }
+        int full = (size_t)n == sizeof(inbuf) - have;
         have += (size_t)n;
         size_t start = 0;
         for (;;) {
@@ -156,6 +171,9 @@ static void read_loop(int fd)
         }
         memmove(inbuf, inbuf + start, rest);
         have = rest;
+        if (!full) {
+            nap();
+        }
     }
     if (have > 0 && !skipping) {
         handle_line(inbuf, have);
