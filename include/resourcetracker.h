@@ -69,8 +69,10 @@ extern "C" {
  * "resource_tracker: process died unexpectedly, relaunching" is written to
  * stderr: what the dead tracker held is lost.
  *
- * With a live tracker the call starts nothing: it costs one liveness probe
- * (a poll(2) of the pipe, no byte written) and never forks.
+ * With a live tracker the call starts nothing: it costs one liveness probe,
+ * no byte written and no fork (for a tracker this process or its parent
+ * started, a load of a word the kernel marks when the tracker dies; for an
+ * adopted one, a poll(2) of the pipe).
  * rt_register, rt_unregister and rt_getfd call it themselves.
  *
  * RETURN VALUE
