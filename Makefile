@@ -86,7 +86,7 @@ EXAMPLES   := $(addprefix $(BUILD)/examples/,leak-demo prefork-demo \
 # Keep object files of tests and examples between runs.
 .SECONDARY:
 .PHONY: all lib tests examples check demo prefork-demo spawn-demo bench \
-        clean cmocka
+        clean cmocka install uninstall
 
 all: lib examples
 
@@ -162,6 +162,32 @@ $(LIB_SO): $(LIB_REAL)
 	$(Q)ln -sf $(notdir $(LIB_REAL)) $(BUILD)/$(LIB_SONAME)
 	$(Q)ln -sf $(LIB_SONAME) $@
 
+# ---- install -----------------------------------------------------------------
+
+MAN3 := $(wildcard man/man3/*.3)
+MAN7 := $(wildcard man/man7/*.7)
+
+install: lib
+	install -D -m 644 include/resourcetracker.h $(DESTDIR)$(INCLUDEDIR)/resourcetracker.h
+	install -D -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libresourcetracker.a
+	install -D -m 755 $(LIB_REAL) $(DESTDIR)$(LIBDIR)/$(notdir $(LIB_REAL))
+	ln -sf $(notdir $(LIB_REAL)) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libresourcetracker.so
+	mkdir -p $(DESTDIR)$(LIBDIR)/pkgconfig
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    src/resourcetracker.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/resourcetracker.pc
+	$(foreach m,$(MAN3),install -D -m 644 $(m) $(DESTDIR)$(MANDIR)/man3/$(notdir $(m)) &&) true
+	$(foreach m,$(MAN7),install -D -m 644 $(m) $(DESTDIR)$(MANDIR)/man7/$(notdir $(m)) &&) true
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/resourcetracker.h
+	rm -f $(DESTDIR)$(LIBDIR)/libresourcetracker.a $(DESTDIR)$(LIBDIR)/$(notdir $(LIB_REAL))
+	rm -f $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libresourcetracker.so
+	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/resourcetracker.pc
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN3)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
+
 # ---- tests -------------------------------------------------------------------
 
 CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka 2>/dev/null)
@@ -198,7 +224,11 @@ $(BUILD)/tests/child: $(BUILD)/tests/child.o $(LIB_A)
 tests: $(TEST_BINS) $(TEST_HELPERS)
 
 # Each binary runs in order, pure units first; REPEAT=n runs the whole suite
-# n times and stops at the first failure.
+# n times and stops at the first failure. Then the checks of what is
+# shipped: exported symbols and the header (C11, C++), install through
+# pkg-config (shared and static).
+SCRIPT_TESTS := tests/abi-test.sh tests/install-test.sh
+
 check: all tests
 	@set -e; for i in $$(seq 1 $(REPEAT)); do \
 	  [ $(REPEAT) = 1 ] || echo "== round $$i of $(REPEAT)"; \
@@ -206,6 +236,9 @@ check: all tests
 	    RT_TEST_CHILD=$(abspath $(BUILD)/tests/child) $(BUILD)/tests/$$t \
 	      || { echo "FAILED: $$t"; exit 1; }; \
 	  done; \
+	done
+	@set -e; for t in $(SCRIPT_TESTS); do \
+	  BUILD=$(BUILD) CC="$(CC)" MAKE="$(MAKE)" $$t || { echo "FAILED: $$t"; exit 1; }; \
 	done; echo "All tests passed."
 
 # ---- examples ----------------------------------------------------------------
