@@ -74,19 +74,21 @@ IMG_OBJS  := $(addprefix $(IMG)/,$(addsuffix .o,tracker-main $(TRACKER_SRCS) err
 
 TEST_NAMES := test-wire test-registry test-fdio test-args test-cleanup test-signals \
               test-fork test-hygiene test-inherit test-garbage \
-              test-concurrency test-types test-wrappers test-spawn
+              test-concurrency test-types test-wrappers test-spawn \
+              test-cpython
 
 
 TEST_BINS  := $(addprefix $(BUILD)/tests/,$(TEST_NAMES))
 TEST_HELPERS := $(BUILD)/tests/child
 EXAMPLES   := $(addprefix $(BUILD)/examples/,leak-demo prefork-demo \
-              spawn-demo spawn-worker)
+              spawn-demo spawn-worker py-worker)
 
 .DELETE_ON_ERROR:
 # Keep object files of tests and examples between runs.
 .SECONDARY:
-.PHONY: all lib tests examples check demo prefork-demo spawn-demo bench \
-        clean cmocka install uninstall
+.PHONY: all lib tests examples check demo prefork-demo spawn-demo python-demo \
+        bench clean cmocka install uninstall asan tsan valgrind stress \
+        random-kill fuzz lint
 
 all: lib examples
 
@@ -227,7 +229,7 @@ tests: $(TEST_BINS) $(TEST_HELPERS)
 # n times and stops at the first failure. Then the checks of what is
 # shipped: exported symbols and the header (C11, C++), install through
 # pkg-config (shared and static).
-SCRIPT_TESTS := tests/abi-test.sh tests/install-test.sh
+SCRIPT_TESTS := tests/abi-test.sh tests/install-test.sh tests/check-man.sh
 
 check: all tests
 	@set -e; for i in $$(seq 1 $(REPEAT)); do \
@@ -240,6 +242,76 @@ check: all tests
 	@set -e; for t in $(SCRIPT_TESTS); do \
 	  BUILD=$(BUILD) CC="$(CC)" MAKE="$(MAKE)" $$t || { echo "FAILED: $$t"; exit 1; }; \
 	done; echo "All tests passed."
+
+# ---- sanitizers and analysers --------------------------------------------------
+
+# The whole suite with AddressSanitizer and UndefinedBehaviorSanitizer: the
+# library, the tracker it embeds and the tests.
+asan:
+	$(MAKE) check SANITIZE=address,undefined BUILD=$(BUILD)-asan
+
+# ThreadSanitizer (clang) over the tests that use threads.
+TSAN_TESTS := test-concurrency test-signals test-fork test-hygiene \
+              test-types test-wrappers
+tsan:
+	$(MAKE) tests CC=clang SANITIZE=thread BUILD=$(BUILD)-tsan
+	@set -e; for t in $(TSAN_TESTS); do \
+	  RT_TEST_TIMEOUT_MULTIPLIER=5 RT_TEST_CHILD=$(abspath $(BUILD)-tsan/tests/child) \
+	    $(BUILD)-tsan/tests/$$t || { echo "FAILED under TSan: $$t"; exit 1; }; \
+	done; echo "TSan: all passed."
+
+# valgrind memcheck over the whole suite, every process traced (the
+# tracker included): any error or definite leak fails.
+VALGRIND := valgrind -q --trace-children=yes \
+            --trace-children-skip='*python*,*pyenv*' --error-exitcode=99 \
+            --leak-check=full --show-leak-kinds=definite \
+            --errors-for-leak-kinds=definite
+valgrind: all tests
+	@set -e; for t in $(TEST_NAMES); do \
+	  RT_TEST_VALGRIND=1 RT_TEST_TIMEOUT_MULTIPLIER=30 \
+	  RT_TEST_CHILD=$(abspath $(BUILD)/tests/child) \
+	    $(VALGRIND) $(BUILD)/tests/$$t || { echo "FAILED under valgrind: $$t"; exit 1; }; \
+	done; echo "valgrind: all passed."
+
+# Stress: 64 processes (some with threads) registering and unregistering
+# thousands of names, then SIGKILLed with a known set left registered.
+# Random kill: workers creating and destroying objects through the wrappers,
+# each SIGKILLed at a random instant; nothing may be left. CI runs them at
+# the sizes below; the defaults of the programs are larger.
+STRESS_ARGS ?= 64 2000
+RANDOM_KILL_ARGS ?= 1000
+
+$(BUILD)/tests/stress $(BUILD)/tests/random-kill: $(BUILD)/tests/%: tests/%.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB_A) $(LIBS)
+
+stress: $(BUILD)/tests/stress
+	$(BUILD)/tests/stress $(STRESS_ARGS)
+
+random-kill: $(BUILD)/tests/random-kill
+	$(BUILD)/tests/random-kill $(RANDOM_KILL_ARGS)
+
+# libFuzzer over the line parser, the registry and the quoting (clang).
+# FUZZ_SECONDS bounds the run; the corpus in tests/corpus is only read.
+FUZZ_SECONDS ?= 60
+FUZZ := $(BUILD)/fuzz/fuzz-wire
+$(FUZZ): tests/fuzz-wire.c src/wire.c src/registry.c src/slab.c src/diag.c \
+         src/fdio.c $(GEN)/errtab.c
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)clang $(BASEFLAGS) $(WARNINGS) -O1 -fsanitize=fuzzer,address,undefined \
+	    -o $@ $(filter %.c,$^)
+
+fuzz: $(FUZZ)
+	tests/fuzz-run.sh $(FUZZ) $(FUZZ_SECONDS)
+
+# Static analysis with the checked-in configurations.
+lint: $(GEN)/errtab.c
+	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability \
+	    --inline-suppr --suppressions-list=.cppcheck-suppressions \
+	    -D__linux__ -D__GNUC__ -Iinclude -Isrc src tests examples bench
+	clang-tidy --quiet $(wildcard src/*.c) -- $(BASEFLAGS) -DRT_BUILDING_LIBRARY
 
 # ---- examples ----------------------------------------------------------------
 
@@ -258,6 +330,10 @@ prefork-demo: $(BUILD)/examples/prefork-demo
 
 spawn-demo: $(BUILD)/examples/spawn-demo $(BUILD)/examples/spawn-worker
 	@$(BUILD)/examples/spawn-demo $(BUILD)/examples/spawn-worker
+
+# A Python parent (CPython's own tracker) with C workers sharing it.
+python-demo: $(BUILD)/examples/py-worker
+	@python3 examples/python-parent.py $(BUILD)/examples/py-worker
 
 # ---- benchmark -----------------------------------------------------------------
 

@@ -480,7 +480,7 @@ static void bench_register(void)
     snprintf(reps_s, sizeof(reps_s), "%d", reps(7, 2));
     snprintf(n_s, sizeof(n_s), "%d", quick ? 2000 : 20000);
     char *args[] = {(char *)"register", reps_s, n_s, NULL};
-    double py[32];
+    double py[32] = {0};
     f->cpython = stats(py, py_values(args, "ns", py, 32));
     /* Each repetition measures the floor and ours back to back: the median
      * of those paired ratios holds up when the machine's speed drifts
@@ -717,12 +717,14 @@ static void bench_drain(void)
 static void m_cold(int w, void *arg)
 {
     size_t heap = *(size_t *)arg;
+    /* Held (and touched) until this process exits: the host is that big. */
+    static char *held;
     if (heap > 0) {
-        char *p = malloc(heap);
-        if (p == NULL) {
+        held = malloc(heap);
+        if (held == NULL) {
             _exit(2);
         }
-        memset(p, 1, heap);
+        memset(held, 1, heap);
     }
     double t0 = now_ns();
     if (rt_ensure_running() < 0) {
@@ -753,7 +755,7 @@ static void bench_cold(void)
     struct figure *f = figure("cold_start_ns", "cold start to ready, small host",
                               "ns");
     f->ours = cold(0, reps(15, 3));
-    double py[16];
+    double py[16] = {0};
     int n = 0;
     for (int r = 0; have_python && r < reps(7, 2); r++) {
         char *args[] = {(char *)"cold", NULL};
@@ -862,7 +864,7 @@ static void bench_memory(void)
         ->ours = stats(rel2, n);
 
     /* CPython's tracker, idle and holding the same names. */
-    double py_idle[4], py_held[4];
+    double py_idle[4] = {0}, py_held[4] = {0};
     int pn = 0;
     for (int r = 0; have_python && r < reps(2, 1); r++) {
         char count[16];
@@ -1081,7 +1083,7 @@ static double cpython_cleanup(struct cleanup_args *a)
 static void bench_cleanup(int sem)
 {
     struct cleanup_args a = {sem, quick ? 2000 : 10000, ""};
-    double ours[8], fl[8], py[8], ratio[8];
+    double ours[8] = {0}, fl[8] = {0}, py[8] = {0}, ratio[8] = {0};
     int n = 0;
     int pn = 0;
     for (int r = 0; r < reps(7, 1); r++) {

@@ -79,10 +79,14 @@ static void register_atfork(void)
 
 /* The lock is held across system calls that are cancellation points
  * (poll, read, waitpid): a thread cancelled there would leave it held and
- * every later call hanging. Cancellation waits until the lock is free. */
+ * every later call hanging. Cancellation waits until the lock is free.
+ * The fork handler is registered before the lock is first taken: a fork()
+ * in another thread between the two would give the child a held lock and
+ * nothing to reset it. */
 static int lock(void)
 {
     int old;
+    (void)pthread_once(&handle.atfork_once, register_atfork);
     (void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
     (void)pthread_mutex_lock(&handle.lock);
     return old;
@@ -156,7 +160,6 @@ static int start_locked(int keep)
 
 static int ensure_locked(void)
 {
-    (void)pthread_once(&handle.atfork_once, register_atfork);
     if (handle.atfork_err != 0) {
         return -handle.atfork_err;
     }
@@ -291,7 +294,6 @@ int rt_setfd(int fd)
         return fail(r);
     }
     int cs = lock();
-    (void)pthread_once(&handle.atfork_once, register_atfork);
     r = -handle.atfork_err;
     if (r == 0) {
         r = rt__fd_set_cloexec(fd, 1);

@@ -283,7 +283,7 @@ RT_CHILD_SAFE static int close_listed(int lowfd)
 RT_CHILD_SAFE void rt__fd_close_from(int lowfd)
 {
 #if defined(__linux__) && defined(SYS_close_range)
-    if (syscall(SYS_close_range, (long)lowfd, (long)~0U, 0L) == 0) {
+    if (syscall(SYS_close_range, (long)lowfd, (long)UINT_MAX, 0L) == 0) {
         return;
     }
 #endif

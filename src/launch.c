@@ -130,10 +130,13 @@ RT_CHILD_SAFE static void child_report(int fd, int32_t kind, long value)
 
 /* Puts /dev/null on 0 and 1, the host's stderr on 2 (close-on-exec cleared
  * in this copy of the table; /dev/null if the host has none), the tracker
- * pipe on 3, the status pipe on 4, the image on 5 (close-on-exec) and the
- * liveness page on 6, and closes everything else: the tracker holds none of
- * the host's descriptors. Every source is first copied above 9 so that no
- * placement clobbers another. Returns 0 or an errno. */
+ * pipe on 3, the status pipe on 4, the image on 5 and the liveness page on
+ * 6, and closes everything else: the tracker holds none of the host's
+ * descriptors. The image stays open across exec, where the tracker closes
+ * it with the status pipe once it is ready: valgrind, which execs itself
+ * with the path /proc/self/fd/5 for the program, needs it there. Every
+ * source is first copied above 9 so that no placement clobbers another.
+ * Returns 0 or an errno. */
 RT_CHILD_SAFE static int place_fds(const struct child_args *a)
 {
     const int src[] = {a->read_fd, a->status_fd, a->image_fd, a->alive_fd};
@@ -161,9 +164,7 @@ RT_CHILD_SAFE static int place_fds(const struct child_args *a)
         (void)RAW(SYS_close, 1L);
     }
     for (int i = 0; i < 4; i++) {
-        if (high[i] >= 0 &&
-            RAW(SYS_dup3, high[i], (long)dst[i],
-                dst[i] == RT_LAUNCH_IMAGE_FD ? (long)O_CLOEXEC : 0L) < 0) {
+        if (high[i] >= 0 && RAW(SYS_dup3, high[i], (long)dst[i], 0L) < 0) {
             return errno;
         }
     }
@@ -556,7 +557,7 @@ void rt__launch_reap(pid_t pid)
         if (rt__fd_waitpid(pid, NULL, WNOHANG) != 0) {
             return;
         }
-        struct timespec ms = {0, 1000 * 1000};
+        struct timespec ms = {0, 1000000L};
         (void)nanosleep(&ms, NULL);
     }
 }

@@ -172,7 +172,7 @@ static int fork_storm(void *arg, int w)
         return 90;
     }
     int failures = 0;
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < (rt_test_valgrind() ? 20 : 200); i++) {
         pid_t c = fork();
         if (c == 0) {
             /* A child that inherited a held lock would hang here. */
@@ -226,7 +226,7 @@ static int cancel_host(void *arg, int w)
     /* A held lock would hang the next call: the alarm turns that into a
      * failure. */
     alarm((unsigned)rt_test_scale(30));
-    for (int i = 0; i < 100; i++) {
+    for (int i = 0; i < (rt_test_valgrind() ? 10 : 100); i++) {
         pthread_t th;
         if (pthread_create(&th, NULL, start_and_kill, NULL) != 0) {
             return 90;

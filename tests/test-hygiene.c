@@ -136,7 +136,9 @@ static int fd_host(void *arg, int w)
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
         int null = open("/dev/null", O_RDONLY);
         int ok = (n <= 1 && same_file(path, null)) ||
-                 (n == 2 && same_file(path, 2)) || (n == 3 && same_file(path, fd));
+                 (n == 2 && same_file(path, 2)) ||
+                 (n == 3 && same_file(path, fd)) ||
+                 (n > 3 && rt_test_valgrind());
         close(null);
         if (!ok) {
             rt_test_say(w, "tracker holds fd %d", n);
@@ -145,7 +147,8 @@ static int fd_host(void *arg, int w)
         seen++;
     }
     closedir(d);
-    RT_CHECK_EQ(w, seen, 4);
+    /* Under valgrind the tracker also holds valgrind's own descriptors. */
+    RT_CHECK_EQ(w, seen == 4 || rt_test_valgrind(), 1);
     /* Our own pipe sees EOF as soon as we close its write end: the tracker
      * holds no copy of it. */
     close(p[1]);
@@ -256,7 +259,7 @@ static int locks_host(void *arg, int w)
     for (int i = 0; i < 4; i++) {
         pthread_create(&th[i], NULL, busy, f);
     }
-    for (int i = 0; i < 30; i++) {
+    for (int i = 0; i < (rt_test_valgrind() ? 5 : 30); i++) {
         RT_CHECK(w, rt_ensure_running(), 0, 0);
         pid_t tracker = rt_tracker_pid();
         RT_CHECK(w, rt_register("/rt-hygiene-lock", RT_SHARED_MEMORY), 0, 0);
@@ -306,19 +309,30 @@ static long smaps_kb(pid_t pid, const char *key)
 static int big_host(void *arg, int w)
 {
     (void)arg;
+    /* The same host's tracker, small and then big, so that what the build
+     * itself costs (a sanitizer runtime in the tracker, say) cancels out. */
+    RT_CHECK(w, rt_ensure_running(), 0, 0);
+    pid_t small = rt_tracker_pid();
+    long small_pss = smaps_kb(small, "Pss:");
+    RT_CHECK(w, kill(small, SIGKILL), 0, 0);
     unsigned char *heap = malloc(BIG_HEAP);
     if (heap == NULL) {
         return 90;
     }
     memset(heap, 1, BIG_HEAP);
-    RT_CHECK(w, rt_ensure_running(), 0, 0);
-    /* Rewriting the heap would make a forked tracker copy every page. */
+    double end = rt_test_now() + rt_test_scale(10);
+    while (rt_tracker_pid() == small && rt_test_now() < end) {
+        RT_CHECK(w, rt_ensure_running(), 0, 0);
+    }
+    /* Rewriting the heap would make a forked tracker own a copy of it. */
     memset(heap, 2, BIG_HEAP);
-    pid_t tracker = rt_tracker_pid();
-    long pss = smaps_kb(tracker, "Pss:");
-    long anon = smaps_kb(tracker, "Anonymous:");
-    if (pss < 0 || pss > 8 * 1024 || anon < 0 || anon > 8 * 1024) {
-        rt_test_say(w, "tracker Pss %ld kB, Anonymous %ld kB", pss, anon);
+    pid_t big = rt_tracker_pid();
+    long pss = smaps_kb(big, "Pss:");
+    long anon = smaps_kb(big, "Anonymous:");
+    if (small_pss < 0 || pss < 0 || pss > small_pss + 8 * 1024) {
+        rt_test_say(w, "tracker Pss %ld kB from a small host, %ld kB (%ld kB "
+                       "anonymous) from a 256 MiB one",
+                    small_pss, pss, anon);
         return 1;
     }
     free(heap);
@@ -342,7 +356,7 @@ static int subreaper_host(void *arg, int w)
     if (prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L) < 0) {
         return 90;
     }
-    for (int round = 0; round < 30; round++) {
+    for (int round = 0; round < (rt_test_valgrind() ? 5 : 30); round++) {
         RT_CHECK(w, rt_ensure_running(), 0, 0);
         pid_t old = rt_tracker_pid();
         char ppid[32];

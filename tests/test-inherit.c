@@ -248,6 +248,9 @@ static int make_setid_copy(const char *path, int setgid)
 static void setid_programs_ignore_the_variable(void **state)
 {
     struct rt_test *t = *state;
+    if (rt_test_valgrind()) {
+        skip(); /* valgrind cannot run set-id programs */
+    }
     for (int setgid = 0; setgid <= 1; setgid++) {
         char path[512];
         snprintf(path, sizeof(path), "%s-set%cid", rt_test_child_path(),

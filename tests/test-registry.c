@@ -140,7 +140,8 @@ static void limits_keep_what_is_held(void **state)
     assert_true(stored > 1000);
     assert_int_equal(r.count, stored);
     for (unsigned i = 0; i < stored; i++) {
-        assert_true((len = key(buf, i), rt__registry_contains(&r, 1, K(buf), len)));
+        len = key(buf, i);
+        assert_true(rt__registry_contains(&r, 1, K(buf), len));
     }
     rt__registry_free(&r);
 

@@ -259,7 +259,7 @@ static void folder_swapped_for_a_link_does_not_escape(void **state)
     snprintf(outside, sizeof(outside), "/tmp%s-outside", t->prefix);
     make_outside(outside);
     static const char *const swapped[] = {"many", "sub", "sub/d"};
-    for (int round = 0; round < 24; round++) {
+    for (int round = 0; round < (rt_test_valgrind() ? 4 : 24); round++) {
         char dir[256];
         snprintf(dir, sizeof(dir), "/tmp%s-dir%d", t->prefix, round);
         build_tree(dir, outside);
@@ -352,7 +352,9 @@ static int custom_host(void *arg, int w)
     char mine[512] = "";
     char its[512] = "";
     snprintf(exe, sizeof(exe), "/proc/%ld/exe", (long)rt_tracker_pid());
-    if (readlink("/proc/self/exe", mine, sizeof(mine) - 1) < 0 ||
+    if (rt_test_valgrind()) {
+        /* Under valgrind every process's executable is valgrind's. */
+    } else if (readlink("/proc/self/exe", mine, sizeof(mine) - 1) < 0 ||
         readlink(exe, its, sizeof(its) - 1) < 0 || strcmp(mine, its) != 0) {
         rt_test_say(w, "tracker runs '%s', we run '%s'", its, mine);
         return 92;

@@ -377,6 +377,11 @@ int rt_test_make_sem(const char *name)
     return sem_close(s);
 }
 
+int rt_test_valgrind(void)
+{
+    return getenv("RT_TEST_VALGRIND") != NULL;
+}
+
 const char *rt_test_child_path(void)
 {
     const char *p = getenv("RT_TEST_CHILD");

@@ -119,6 +119,12 @@ void rt_test_expect_clean_exit(struct rt_test *t, pid_t pid, int rfd,
 pid_t rt_test_spawn(struct rt_test *t, const char *const *args,
                     const char *env, int keep_fd, int *ret_in, int *ret_out);
 
+/* Whether the suite runs under valgrind (make valgrind sets
+ * RT_TEST_VALGRIND): tests that cannot work there (setrlimit of
+ * descriptors, set-id programs, counting the tracker's descriptors) skip,
+ * and the heaviest loops run fewer rounds. */
+int rt_test_valgrind(void);
+
 /* Path of the exec'able helper tests/child (from RT_TEST_CHILD). */
 const char *rt_test_child_path(void);
 

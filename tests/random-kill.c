@@ -1,0 +1,902 @@
+/* SPDX-License-Identifier: MIT */
+/* Random kill: workers create and destroy objects through the wrappers in
+ * a loop and are SIGKILLed at a random instant; whatever instant it was,
+ * nothing they created may outlive the tracker. Standalone program (no
+ * cmocka).
+ *
+ *   random-kill [ITERATIONS] [SEED]             (default 1000, random seed)
+ *
+ * The runner (main) never calls the library: it is a child subreaper, so
+ * the tracker becomes its child and its exit status can be read. The host,
+ * forked by the runner, starts the tracker, then for each iteration forks
+ * a worker and SIGKILLs it 0 to 3 ms later (a few at a time), the delays
+ * drawn from a PRNG seeded with SEED. Before creating an object a worker
+ * appends its name to a log (one O_APPEND write per line), so the runner
+ * can look for every name ever used once the tracker is gone: message
+ * queues cannot be listed where /dev/mqueue is not mounted. Exit status 0
+ * when nothing leaked and the tracker said nothing unexpected. */
+
+/* prctl(PR_SET_CHILD_SUBREAPER): Linux only; without it the tracker would be
+ * init's child and its exit status could not be read. */
+#define _GNU_SOURCE
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <mqueue.h>
+#include <poll.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "resourcetracker.h"
+
+#define PARALLEL 4        /* workers alive at once */
+#define MAX_DELAY_US 3000 /* a worker is killed 0 to this long after fork */
+#define MAX_ITERATIONS 10000000L
+#define SHOWN 10 /* problems and leaked names printed in full */
+
+/* Deadlines, in seconds before RT_TEST_TIMEOUT_MULTIPLIER. */
+#define ITER_SECONDS 0.05 /* per iteration, on top of RUN_SECONDS */
+#define RUN_SECONDS 60.0
+#define EXIT_SECONDS 60.0   /* the tracker gone after the host */
+#define WORKER_SECONDS 60.0 /* a worker nobody kills gives up */
+
+enum kind { SHM, SEM, MQ, FILE_, KINDS };
+
+static const char *const kind_tag[KINDS] = {"shm", "sem", "mq", "file"};
+
+struct config {
+    long iterations;
+    uint64_t seed;
+    char prefix[64]; /* "/rt-rk-PID" */
+    char errpath[96];
+    char logpath[96];
+};
+
+/* ---- time, processes, lines --------------------------------------------- */
+
+static double now(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* SECONDS stretched by RT_TEST_TIMEOUT_MULTIPLIER (sanitizers, valgrind). */
+static double scaled(double seconds)
+{
+    const char *m = getenv("RT_TEST_TIMEOUT_MULTIPLIER");
+    double k = m != NULL ? atof(m) : 1.0;
+    return seconds * (k > 0 ? k : 1.0);
+}
+
+static void nap_us(long us)
+{
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    (void)nanosleep(&ts, NULL);
+}
+
+/* Sleeps until the CLOCK_MONOTONIC instant AT (as now() counts). */
+static void sleep_until(double at)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)at;
+    ts.tv_nsec = (long)((at - (double)ts.tv_sec) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_nsec = 999999999L;
+    }
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+           EINTR) {
+    }
+}
+
+/* Reaps the exact child PID before DEADLINE: 0 with *RET_STATUS, or -1
+ * (errno ETIMEDOUT, or ECHILD when it is not our child). The first naps
+ * are short: a SIGKILLed child is usually gone within microseconds. */
+static int wait_exact(pid_t pid, double deadline, int *ret_status)
+{
+    long nap = 20;
+    for (;;) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) {
+            *ret_status = st;
+            return 0;
+        }
+        if (r < 0 && errno != EINTR) {
+            return -1;
+        }
+        if (now() > deadline) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        nap_us(nap);
+        nap = nap < 1000 ? nap * 2 : 1000;
+    }
+}
+
+/* One line, one write(2) of less than PIPE_BUF: lines from many processes
+ * on one pipe never mix. */
+__attribute__((format(printf, 2, 3))) static void say(int fd, const char *fmt,
+                                                      ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        return;
+    }
+    if ((size_t)n > sizeof(buf) - 2) {
+        n = (int)sizeof(buf) - 2;
+    }
+    buf[n++] = '\n';
+    /* A runner that is gone cannot be told anything. */
+    while (write(fd, buf, (size_t)n) < 0 && errno == EINTR) {
+    }
+}
+
+struct reader {
+    int fd;
+    size_t have;
+    char buf[4096];
+};
+
+/* Reads one line (newline dropped) before DEADLINE. Returns its length, or
+ * -1 with errno 0 at EOF, ETIMEDOUT at the deadline. */
+static ssize_t read_line(struct reader *r, char *out, size_t cap,
+                         double deadline)
+{
+    for (;;) {
+        char *nl = memchr(r->buf, '\n', r->have);
+        if (nl != NULL || r->have == sizeof(r->buf)) {
+            size_t len = nl != NULL ? (size_t)(nl - r->buf) : r->have;
+            size_t keep = len < cap ? len : cap - 1;
+            memcpy(out, r->buf, keep);
+            out[keep] = '\0';
+            size_t used = nl != NULL ? len + 1 : len;
+            memmove(r->buf, r->buf + used, r->have - used);
+            r->have -= used;
+            return (ssize_t)keep;
+        }
+        int left = (int)((deadline - now()) * 1000);
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        struct pollfd pf = {r->fd, POLLIN, 0};
+        int n = poll(&pf, 1, left);
+        if (n < 0 && errno != EINTR) {
+            return -1;
+        }
+        if (n <= 0) {
+            continue;
+        }
+        ssize_t got = read(r->fd, r->buf + r->have, sizeof(r->buf) - r->have);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            errno = got == 0 ? 0 : errno;
+            return -1;
+        }
+        r->have += (size_t)got;
+    }
+}
+
+/* Entries of DIR whose name (after a "sem." glibc puts before semaphores,
+ * when SEM_TOO) starts with PREFIX (no slash). Removed when REMOVE. */
+static int scan_prefix(const char *dir, const char *prefix, int sem_too,
+                       int remove)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return 0;
+    }
+    size_t n = strlen(prefix);
+    int count = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *name = e->d_name;
+        if (sem_too && strncmp(name, "sem.", 4) == 0) {
+            name += 4;
+        }
+        if (strncmp(name, prefix, n) != 0) {
+            continue;
+        }
+        count++;
+        if (remove) {
+            char path[PATH_MAX];
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+            /* Best effort: what cannot be removed is counted anyway. */
+            (void)unlink(path);
+        }
+    }
+    (void)closedir(d);
+    return count;
+}
+
+/* splitmix64: small, and the same sequence everywhere for one seed. */
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* ---- worker ------------------------------------------------------------- */
+
+/* Appends "TAG NAME\n" to the log in one write: O_APPEND keeps concurrent
+ * lines whole. */
+static int log_name(int logfd, enum kind k, const char *name)
+{
+    char line[256];
+    int n = snprintf(line, sizeof(line), "%s %s\n", kind_tag[k], name);
+    if (n < 0 || (size_t)n >= sizeof(line)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    ssize_t w;
+    do {
+        w = write(logfd, line, (size_t)n);
+    } while (w < 0 && errno == EINTR);
+    if (w != n) {
+        errno = w < 0 ? errno : EIO;
+        return -1;
+    }
+    return 0;
+}
+
+/* A file done as the wrappers do: register before create, unlink before
+ * unregister, and withdraw the registration if the creation fails. */
+static const char *file_cycle(const char *name)
+{
+    if (rt_register(name, RT_FILE) < 0) {
+        return "rt_register";
+    }
+    int fd = open(name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int err = errno;
+        (void)rt_unregister(name, RT_FILE);
+        errno = err;
+        return "open";
+    }
+    (void)close(fd);
+    if (unlink(name) < 0) {
+        return "unlink";
+    }
+    return rt_unregister(name, RT_FILE) < 0 ? "rt_unregister" : NULL;
+}
+
+/* Creates NAME of kind K and destroys it again. Returns NULL, or the name
+ * of the call that failed (errno set). */
+static const char *cycle(enum kind k, const char *name)
+{
+    switch (k) {
+    case SHM: {
+        int fd = rt_shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+        if (fd < 0) {
+            return "rt_shm_open";
+        }
+        (void)close(fd);
+        return rt_shm_unlink(name) < 0 ? "rt_shm_unlink" : NULL;
+    }
+    case SEM: {
+        sem_t *s = rt_sem_open(name, O_CREAT | O_EXCL, 0600, 0);
+        if (s == SEM_FAILED) {
+            return "rt_sem_open";
+        }
+        (void)sem_close(s);
+        return rt_sem_unlink(name) < 0 ? "rt_sem_unlink" : NULL;
+    }
+    case MQ: {
+        struct mq_attr attr = {.mq_maxmsg = 1, .mq_msgsize = 16};
+        mqd_t q = rt_mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr);
+        if (q == (mqd_t)-1) {
+            return "rt_mq_open";
+        }
+        (void)mq_close(q);
+        return rt_mq_unlink(name) < 0 ? "rt_mq_unlink" : NULL;
+    }
+    case FILE_:
+    case KINDS:
+        break;
+    }
+    return file_cycle(name);
+}
+
+static void object_name(char *buf, size_t len, const struct config *cfg,
+                        enum kind k, long pid, unsigned long n)
+{
+    snprintf(buf, len, "%s%s-%ld-%lu-%s", k == FILE_ ? "/tmp" : "", cfg->prefix,
+             pid, n, kind_tag[k]);
+}
+
+/* Runs in a forked worker until it is killed. Returns the exit code for
+ * the case it was not: 1 a call failed (reported), 2 nobody killed it. */
+static int worker(const struct config *cfg, int logfd, int report)
+{
+    long pid = (long)getpid();
+    double deadline = now() + scaled(WORKER_SECONDS);
+    for (unsigned long n = 0;; n++) {
+        if (n % 16 == 0 && now() > deadline) {
+            return 2;
+        }
+        enum kind k = (enum kind)(n % KINDS);
+        char name[128];
+        object_name(name, sizeof(name), cfg, k, pid, n);
+        const char *failed =
+            log_name(logfd, k, name) < 0 ? "log write" : cycle(k, name);
+        if (failed != NULL) {
+            say(report, "fail worker %ld: %s %s: %s", pid, failed, name,
+                strerror(errno));
+            return 1;
+        }
+    }
+}
+
+/* ---- host --------------------------------------------------------------- */
+
+struct slot {
+    pid_t pid;
+    double kill_at;
+};
+
+struct tally {
+    long started;
+    long killed; /* died of our SIGKILL, as they should */
+    long other;  /* ended some other way: a failure */
+};
+
+/* Whether the runner is gone (its lifeline reads as end-of-file). */
+static int runner_gone(int lifeline)
+{
+    struct pollfd pf = {lifeline, POLLIN, 0};
+    return poll(&pf, 1, 0) > 0;
+}
+
+/* Kills the worker of slot S at its instant and reaps it. */
+static void kill_one(const struct slot *s, struct tally *t, int report)
+{
+    sleep_until(s->kill_at);
+    (void)kill(s->pid, SIGKILL);
+    int st;
+    if (wait_exact(s->pid, now() + scaled(10), &st) < 0) {
+        say(report, "fail host: worker %ld not reaped: %s", (long)s->pid,
+            strerror(errno));
+        t->other++;
+    } else if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) {
+        t->killed++;
+    } else {
+        say(report, "fail host: worker %ld ended with status 0x%x",
+            (long)s->pid, (unsigned)st);
+        t->other++;
+    }
+}
+
+/* Runs in the host: starts the tracker, then keeps PARALLEL workers going,
+ * each killed at its random instant, until ITERATIONS were started.
+ * Returns its exit code: 0 when every worker died of our SIGKILL. */
+static int host(const struct config *cfg, int report, int logfd, int lifeline)
+{
+    if (rt_ensure_running() < 0) {
+        say(report, "fail host rt_ensure_running: %s", strerror(errno));
+        return 1;
+    }
+    say(report, "tracker %ld", (long)rt_tracker_pid());
+    uint64_t rng = cfg->seed;
+    struct slot slots[PARALLEL];
+    int active = 0;
+    int stop = 0;
+    struct tally t = {0, 0, 0};
+    for (;;) {
+        while (!stop && active < PARALLEL && t.started < cfg->iterations) {
+            double delay = (double)(next_random(&rng) % (MAX_DELAY_US + 1));
+            pid_t pid = fork();
+            if (pid == 0) {
+                _exit(worker(cfg, logfd, report));
+            }
+            if (pid < 0) {
+                say(report, "fail host fork: %s", strerror(errno));
+                stop = 1;
+                break;
+            }
+            slots[active++] = (struct slot){pid, now() + delay / 1e6};
+            t.started++;
+            stop = runner_gone(lifeline);
+        }
+        if (active == 0) {
+            break;
+        }
+        int first = 0;
+        for (int i = 1; i < active; i++) {
+            if (slots[i].kill_at < slots[first].kill_at) {
+                first = i;
+            }
+        }
+        kill_one(&slots[first], &t, report);
+        slots[first] = slots[--active];
+    }
+    say(report, "done %ld %ld %ld", t.started, t.killed, t.other);
+    return t.started == cfg->iterations && t.other == 0 ? 0 : 1;
+}
+
+/* ---- runner ------------------------------------------------------------- */
+
+static int problems;
+
+/* Counts a failure; the first SHOWN are printed. */
+__attribute__((format(printf, 1, 2))) static void problem(const char *fmt, ...)
+{
+    if (problems++ >= SHOWN) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("random-kill: FAIL: ", stdout);
+    vprintf(fmt, ap);
+    fputc('\n', stdout);
+    va_end(ap);
+}
+
+/* Prints up to 300 bytes of LINE with control and non-ASCII bytes escaped. */
+static void print_escaped(const char *line)
+{
+    for (size_t i = 0; i < 300 && line[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (c >= 0x20 && c < 0x7f) {
+            putchar(c);
+        } else {
+            printf("\\x%02x", c);
+        }
+    }
+    putchar('\n');
+}
+
+/* Reads a whole file into a NUL-terminated buffer to free(), or NULL. */
+static char *slurp(const char *path, size_t *ret_len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        if (fd >= 0) {
+            (void)close(fd);
+        }
+        return NULL;
+    }
+    size_t cap = (size_t)st.st_size;
+    char *buf = malloc(cap + 1);
+    size_t len = 0;
+    while (buf != NULL && len < cap) {
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    (void)close(fd);
+    if (buf != NULL) {
+        buf[len] = '\0';
+        *ret_len = len;
+    }
+    return buf;
+}
+
+/* Whether the object NAME of kind K still exists; a leftover is removed. */
+static int still_there(enum kind k, const char *name)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    switch (k) {
+    case SHM:
+        snprintf(path, sizeof(path), "/dev/shm%s", name);
+        return lstat(path, &st) == 0 && shm_unlink(name) == 0;
+    case SEM:
+        snprintf(path, sizeof(path), "/dev/shm/sem.%s", name + 1);
+        return lstat(path, &st) == 0 && sem_unlink(name) == 0;
+    case MQ: {
+        mqd_t q = mq_open(name, O_RDONLY);
+        if (q == (mqd_t)-1) {
+            if (errno != ENOENT) {
+                problem("mq_open %s: %s", name, strerror(errno));
+            }
+            return 0;
+        }
+        (void)mq_close(q);
+        (void)mq_unlink(name);
+        return 1;
+    }
+    case FILE_:
+    case KINDS:
+        break;
+    }
+    return lstat(name, &st) == 0 && unlink(name) == 0;
+}
+
+/* Looks for every logged name. Returns how many still existed; fills
+ * COUNTS (names logged per kind). */
+static long check_log(const struct config *cfg, long counts[KINDS])
+{
+    size_t len;
+    char *text = slurp(cfg->logpath, &len);
+    if (text == NULL) {
+        problem("cannot read %s: %s", cfg->logpath, strerror(errno));
+        return 0;
+    }
+    long leaked = 0;
+    for (char *line = text; *line != '\0';) {
+        char *nl = strchr(line, '\n');
+        if (nl == NULL) {
+            problem("log ends in a partial line");
+            break;
+        }
+        *nl = '\0';
+        char *space = strchr(line, ' ');
+        int k = 0;
+        while (space != NULL && k < KINDS &&
+               (strncmp(line, kind_tag[k], (size_t)(space - line)) != 0 ||
+                kind_tag[k][space - line] != '\0')) {
+            k++;
+        }
+        if (space == NULL || k == KINDS) {
+            problem("bad log line '%s'", line);
+        } else {
+            counts[k]++;
+            if (still_there((enum kind)k, space + 1)) {
+                if (leaked++ < SHOWN) {
+                    printf("random-kill: leaked %s %s\n", kind_tag[k],
+                           space + 1);
+                }
+            }
+        }
+        line = nl + 1;
+    }
+    free(text);
+    return leaked;
+}
+
+static int known_rtype(const char *rtype)
+{
+    return strcmp(rtype, RT_SHARED_MEMORY) == 0 ||
+           strcmp(rtype, RT_SEMAPHORE) == 0 || strcmp(rtype, RT_MQUEUE) == 0 ||
+           strcmp(rtype, RT_FILE) == 0;
+}
+
+/* Whether LINE begins as the leak line for COUNT names of RTYPE does. */
+static int is_leak_head(const char *line, long count, const char *rtype)
+{
+    char head[160];
+    int n = snprintf(head, sizeof(head),
+                     "resource_tracker: There appear to be %ld leaked %s "
+                     "objects to clean up at shutdown: {",
+                     count, rtype);
+    return n > 0 && strncmp(line, head, (size_t)n) == 0;
+}
+
+struct tracker_report {
+    long left;  /* names it held at the end (the leak lines' counts) */
+    long gone;  /* of those, already gone ([Errno 2]) */
+    long other; /* any other line */
+};
+
+/* Reads the tracker's stderr: leak lines and "[Errno 2]" lines are what a
+ * kill at any instant can cause; anything else is a failure. */
+static void check_stderr(const struct config *cfg, struct tracker_report *r)
+{
+    size_t len;
+    char *buf = slurp(cfg->errpath, &len);
+    if (buf == NULL) {
+        problem("cannot read %s: %s", cfg->errpath, strerror(errno));
+        return;
+    }
+    static const char leak[] = "resource_tracker: There appear to be ";
+    static const char gone[] = ": [Errno 2] No such file or directory";
+    for (char *line = buf; *line != '\0';) {
+        char *nl = strchr(line, '\n');
+        if (nl != NULL) {
+            *nl = '\0';
+        }
+        size_t ll = strlen(line);
+        long n;
+        char rtype[32];
+        if (strncmp(line, leak, sizeof(leak) - 1) == 0 &&
+            sscanf(line + sizeof(leak) - 1, "%ld leaked %31s", &n, rtype) ==
+                2 &&
+            known_rtype(rtype) && is_leak_head(line, n, rtype) &&
+            line[ll - 1] == '}') {
+            r->left += n;
+        } else if (strncmp(line, "resource_tracker: '", 19) == 0 &&
+                   ll > sizeof(gone) &&
+                   strcmp(line + ll - (sizeof(gone) - 1), gone) == 0) {
+            r->gone++;
+        } else {
+            if (r->other++ < SHOWN) {
+                fputs("random-kill: unexpected stderr line: ", stdout);
+                print_escaped(line);
+            }
+        }
+        if (nl == NULL) {
+            break;
+        }
+        line = nl + 1;
+    }
+    free(buf);
+}
+
+/* Reads what the host and the workers report until the last of them has
+ * closed the pipe. Fills *RET_TRACKER and, from the host's last line, T.
+ * Returns 0, or -1 at the deadline. */
+static int collect_reports(struct reader *r, double deadline,
+                           pid_t *ret_tracker, struct tally *t)
+{
+    char line[512];
+    while (read_line(r, line, sizeof(line), deadline) >= 0) {
+        long a;
+        long b;
+        long c;
+        if (sscanf(line, "tracker %ld", &a) == 1) {
+            *ret_tracker = (pid_t)a;
+        } else if (sscanf(line, "done %ld %ld %ld", &a, &b, &c) == 3) {
+            *t = (struct tally){a, b, c};
+        } else {
+            problem("%s", line);
+        }
+    }
+    if (errno != 0) {
+        problem("reports: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Reaps whatever children are left (workers orphaned by a host that died,
+ * the tracker) until none remain or the deadline passes. The runner's own
+ * children only: exact pids are not known for orphans. */
+static void reap_all(double deadline)
+{
+    for (;;) {
+        pid_t r = waitpid(-1, NULL, WNOHANG);
+        if (r < 0 && errno == ECHILD) {
+            return;
+        }
+        if (r <= 0) {
+            if (now() > deadline) {
+                problem("children still running at exit");
+                return;
+            }
+            nap_us(1000);
+        }
+    }
+}
+
+static int parse_args(int argc, char **argv, struct config *cfg)
+{
+    cfg->iterations = 1000;
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    cfg->seed = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
+                ((uint64_t)getpid() << 40);
+    if (argc > 3) {
+        return -1;
+    }
+    char *end;
+    if (argc > 1) {
+        cfg->iterations = strtol(argv[1], &end, 10);
+        if (*end != '\0' || cfg->iterations < 1 ||
+            cfg->iterations > MAX_ITERATIONS) {
+            return -1;
+        }
+    }
+    if (argc > 2) {
+        errno = 0;
+        cfg->seed = (uint64_t)strtoull(argv[2], &end, 0);
+        if (*end != '\0' || argv[2][0] == '\0' || errno != 0) {
+            return -1;
+        }
+    }
+    snprintf(cfg->prefix, sizeof(cfg->prefix), "/rt-rk-%ld", (long)getpid());
+    snprintf(cfg->errpath, sizeof(cfg->errpath), "/tmp%s.stderr", cfg->prefix);
+    snprintf(cfg->logpath, sizeof(cfg->logpath), "/tmp%s.log", cfg->prefix);
+    return 0;
+}
+
+/* Forks the host: its stderr (and so that of the workers and the tracker)
+ * is the capture file, and it leads a process group of its own so that a
+ * failed run can kill it and every worker at once. */
+static pid_t start_host(const struct config *cfg, int errfd, int logfd,
+                        int report[2], int lifeline[2])
+{
+    (void)fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        (void)setpgid(0, 0);
+        if (dup2(errfd, 2) < 0) {
+            _exit(125);
+        }
+        (void)close(report[0]);
+        (void)close(lifeline[1]);
+        _exit(host(cfg, report[1], logfd, lifeline[0]));
+    }
+    if (pid > 0) {
+        /* Also here, so that no kill of the group can come before it. */
+        (void)setpgid(pid, pid);
+    }
+    return pid;
+}
+
+/* Everything the runner checks once the tracker is gone. */
+static void check_all(const struct config *cfg, int status,
+                      const struct tally *t, double elapsed)
+{
+    long counts[KINDS] = {0, 0, 0, 0};
+    long leaked = check_log(cfg, counts);
+    char objects[80];
+    snprintf(objects, sizeof(objects), "%s-", cfg->prefix + 1);
+    long stray = scan_prefix("/dev/shm", objects, 1, 1) +
+                 scan_prefix("/tmp", objects, 0, 1);
+    struct tracker_report r = {0, 0, 0};
+    check_stderr(cfg, &r);
+    long created = counts[SHM] + counts[SEM] + counts[MQ] + counts[FILE_];
+    printf("random-kill: %ld iterations (%ld killed), %ld objects created "
+           "(%ld shm, %ld sem, %ld mq, %ld file), leaked %ld (and %ld "
+           "other entries with the prefix)\n",
+           t->started, t->killed, created, counts[SHM], counts[SEM], counts[MQ],
+           counts[FILE_], leaked, stray);
+    printf("random-kill: tracker exit status %d; it held %ld names at the "
+           "end, %ld of them already gone; %ld unexpected stderr lines; "
+           "%.3f s\n",
+           status, r.left, r.gone, r.other, elapsed);
+    if (leaked != 0 || stray != 0) {
+        problem("objects outlived the tracker");
+    }
+    if (r.other != 0) {
+        problem("unexpected lines on the tracker's stderr");
+    }
+    int want = r.gone > 0 ? 2 : r.left > 0 ? 1 : 0;
+    if (status != want) {
+        problem("tracker exit status %d, its report implies %d", status, want);
+    }
+    if (t->started != cfg->iterations || t->killed != t->started) {
+        problem("%ld of %ld workers started, %ld killed", t->started,
+                cfg->iterations, t->killed);
+    }
+}
+
+/* Forks the host and follows the run until the tracker is gone. Returns
+ * the tracker's exit status, or -1 (reported) on failure. *RET_HOST and
+ * *RET_TRACKER are the pids still to be dealt with (-1 once reaped). */
+static int run(const struct config *cfg, int fds[4], struct tally *t,
+               pid_t *ret_host, pid_t *ret_tracker)
+{
+    int report[2] = {fds[0], fds[1]};
+    int lifeline[2] = {fds[2], fds[3]};
+    int errfd = open(cfg->errpath,
+                     O_CREAT | O_EXCL | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
+    int logfd = open(cfg->logpath,
+                     O_CREAT | O_EXCL | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
+    pid_t hpid = errfd < 0 || logfd < 0
+                     ? -1
+                     : start_host(cfg, errfd, logfd, report, lifeline);
+    int err = errno;
+    (void)close(fds[1]);
+    fds[1] = -1;
+    (void)close(errfd);
+    (void)close(logfd);
+    if (hpid < 0) {
+        problem("setup: %s", strerror(err));
+        return -1;
+    }
+    *ret_host = hpid;
+    struct reader r = {report[0], 0, ""};
+    double deadline =
+        now() + scaled(RUN_SECONDS + ITER_SECONDS * (double)cfg->iterations);
+    if (collect_reports(&r, deadline, ret_tracker, t) < 0) {
+        return -1;
+    }
+    int st;
+    if (wait_exact(hpid, now() + scaled(EXIT_SECONDS), &st) < 0) {
+        problem("host did not exit: %s", strerror(errno));
+        return -1;
+    }
+    *ret_host = -1;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        problem("host ended with status 0x%x", (unsigned)st);
+    }
+    if (*ret_tracker <= 0) {
+        problem("the host never reported its tracker");
+        return -1;
+    }
+    if (wait_exact(*ret_tracker, now() + scaled(EXIT_SECONDS), &st) < 0) {
+        problem("tracker %ld did not exit: %s", (long)*ret_tracker,
+                strerror(errno));
+        return -1;
+    }
+    *ret_tracker = -1;
+    if (!WIFEXITED(st)) {
+        problem("tracker ended with status 0x%x", (unsigned)st);
+        return -1;
+    }
+    return WEXITSTATUS(st);
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    if (parse_args(argc, argv, &cfg) < 0) {
+        fprintf(stderr, "usage: random-kill [ITERATIONS (1-%ld)] [SEED]\n",
+                MAX_ITERATIONS);
+        return 2;
+    }
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L) < 0) {
+        perror("random-kill: PR_SET_CHILD_SUBREAPER");
+        return 1;
+    }
+    printf("random-kill: %ld iterations, seed %" PRIu64 " (to reproduce: "
+           "random-kill %ld %" PRIu64 "), %d workers at a time, each killed "
+           "0-%d us after fork, prefix %s\n",
+           cfg.iterations, cfg.seed, cfg.iterations, cfg.seed, PARALLEL,
+           MAX_DELAY_US, cfg.prefix);
+    /* A previous run with this pid may have left something. */
+    (void)scan_prefix("/dev/shm", cfg.prefix + 1, 1, 1);
+    (void)scan_prefix("/tmp", cfg.prefix + 1, 0, 1);
+    int fds[4] = {-1, -1, -1, -1};
+    if (pipe2(fds, O_CLOEXEC) < 0 || pipe2(fds + 2, O_CLOEXEC) < 0) {
+        perror("random-kill: pipe");
+        return 1;
+    }
+    double t0 = now();
+    struct tally t = {0, 0, 0};
+    pid_t hpid = -1;
+    pid_t tracker = -1;
+    int status = run(&cfg, fds, &t, &hpid, &tracker);
+    if (status >= 0) {
+        check_all(&cfg, status, &t, now() - t0);
+    }
+    /* Whatever went wrong: no worker, host or tracker outlives the run,
+     * and nothing with the prefix stays behind. */
+    if (hpid > 0) {
+        (void)kill(-hpid, SIGKILL);
+    }
+    if (tracker > 0) {
+        int st;
+        if (wait_exact(tracker, now() + scaled(EXIT_SECONDS), &st) < 0) {
+            (void)kill(tracker, SIGKILL);
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        (void)close(fds[i]);
+    }
+    reap_all(now() + scaled(EXIT_SECONDS));
+    if (status < 0) {
+        /* The log names the message queues, which cannot be listed. */
+        long counts[KINDS] = {0, 0, 0, 0};
+        (void)check_log(&cfg, counts);
+    }
+    (void)scan_prefix("/dev/shm", cfg.prefix + 1, 1, 1);
+    (void)scan_prefix("/tmp", cfg.prefix + 1, 0, 1);
+    if (problems == 0) {
+        printf("random-kill: PASS\n");
+    } else {
+        printf("random-kill: FAILED (%d problems, at most %d shown)\n",
+               problems, SHOWN);
+    }
+    return problems == 0 ? 0 : 1;
+}

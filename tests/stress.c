@@ -1,0 +1,931 @@
+/* SPDX-License-Identifier: MIT */
+/* Stress: many processes and threads write to one tracker at once, then
+ * every one of them is SIGKILLed; the tracker must clean up exactly the
+ * objects they left registered, touch nothing else, and say nothing but the
+ * two leak lines. Standalone program (no cmocka).
+ *
+ *   stress [PROCESSES] [NAMES_PER_PROCESS]      (defaults 64 and 2000)
+ *
+ * Three kinds of process. The runner (main) never calls the library, so it
+ * never holds the tracker's pipe; it is a child subreaper, so the tracker,
+ * orphaned at birth, becomes its child and its exit status can be read. The
+ * host, forked by the runner, starts the tracker and forks the workers. Each
+ * worker (every 4th with 4 threads) registers and unregisters fake names of
+ * every shape, creates 5 segments and 2 semaphores through the wrappers and
+ * one control segment the library never hears of, says "ready" on a pipe
+ * and waits to be killed. Exit status 0 when every check passed. */
+
+/* prctl(PR_SET_CHILD_SUBREAPER): Linux only; without it the tracker would be
+ * init's child and its exit status could not be checked. */
+#define _GNU_SOURCE
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "resourcetracker.h"
+
+#define NSHM 5     /* segments each worker creates through the wrapper */
+#define NSEM 2     /* semaphores each worker creates through the wrapper */
+#define THREADED 4 /* every THREADED-th worker runs THREADS threads */
+#define THREADS 4
+#define MAX_PROCESSES 4096
+#define MAX_NAMES 10000000L
+#define NAME_CAP (PIPE_BUF + 1)
+#define SHOWN 10 /* problems and stderr lines printed in full */
+
+/* Deadlines, in seconds before RT_TEST_TIMEOUT_MULTIPLIER. */
+#define READY_SECONDS 100.0  /* every worker ready */
+#define EXIT_SECONDS 60.0    /* host, then tracker, gone after the kill */
+#define WORKER_SECONDS 600.0 /* a worker nobody kills gives up */
+
+struct config {
+    int processes;
+    long names;
+    char prefix[64]; /* "/rt-stress-PID" */
+    char errpath[96];
+};
+
+/* ---- time, processes, lines --------------------------------------------- */
+
+static double now(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* SECONDS stretched by RT_TEST_TIMEOUT_MULTIPLIER (sanitizers, valgrind). */
+static double scaled(double seconds)
+{
+    const char *m = getenv("RT_TEST_TIMEOUT_MULTIPLIER");
+    double k = m != NULL ? atof(m) : 1.0;
+    return seconds * (k > 0 ? k : 1.0);
+}
+
+static void nap_ms(int ms)
+{
+    struct timespec ts = {0, (long)ms * 1000000L};
+    (void)nanosleep(&ts, NULL);
+}
+
+/* Reaps the exact child PID before DEADLINE: 0 with *RET_STATUS, or -1
+ * (errno ETIMEDOUT, or ECHILD when it is not our child). */
+static int wait_exact(pid_t pid, double deadline, int *ret_status)
+{
+    for (;;) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) {
+            *ret_status = st;
+            return 0;
+        }
+        if (r < 0 && errno != EINTR) {
+            return -1;
+        }
+        if (now() > deadline) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        nap_ms(1);
+    }
+}
+
+/* One line, one write(2) of less than PIPE_BUF: lines from many processes
+ * on one pipe never mix. */
+__attribute__((format(printf, 2, 3))) static void say(int fd, const char *fmt,
+                                                      ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        return;
+    }
+    if ((size_t)n > sizeof(buf) - 2) {
+        n = (int)sizeof(buf) - 2;
+    }
+    buf[n++] = '\n';
+    /* A runner that is gone cannot be told anything. */
+    while (write(fd, buf, (size_t)n) < 0 && errno == EINTR) {
+    }
+}
+
+struct reader {
+    int fd;
+    size_t have;
+    char buf[4096];
+};
+
+/* Reads one line (newline dropped) before DEADLINE. Returns its length, or
+ * -1 with errno 0 at EOF, ETIMEDOUT at the deadline. */
+static ssize_t read_line(struct reader *r, char *out, size_t cap,
+                         double deadline)
+{
+    for (;;) {
+        char *nl = memchr(r->buf, '\n', r->have);
+        if (nl != NULL || r->have == sizeof(r->buf)) {
+            size_t len = nl != NULL ? (size_t)(nl - r->buf) : r->have;
+            size_t keep = len < cap ? len : cap - 1;
+            memcpy(out, r->buf, keep);
+            out[keep] = '\0';
+            size_t used = nl != NULL ? len + 1 : len;
+            memmove(r->buf, r->buf + used, r->have - used);
+            r->have -= used;
+            return (ssize_t)keep;
+        }
+        int left = (int)((deadline - now()) * 1000);
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        struct pollfd pf = {r->fd, POLLIN, 0};
+        int n = poll(&pf, 1, left);
+        if (n < 0 && errno != EINTR) {
+            return -1;
+        }
+        if (n <= 0) {
+            continue;
+        }
+        ssize_t got = read(r->fd, r->buf + r->have, sizeof(r->buf) - r->have);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            errno = got == 0 ? 0 : errno;
+            return -1;
+        }
+        r->have += (size_t)got;
+    }
+}
+
+/* Entries of DIR whose name (after a "sem." glibc puts before semaphores,
+ * when SEM_TOO) starts with PREFIX (no slash). Removed when REMOVE. */
+static int scan_prefix(const char *dir, const char *prefix, int sem_too,
+                       int remove)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return 0;
+    }
+    size_t n = strlen(prefix);
+    int count = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *name = e->d_name;
+        if (sem_too && strncmp(name, "sem.", 4) == 0) {
+            name += 4;
+        }
+        if (strncmp(name, prefix, n) != 0) {
+            continue;
+        }
+        count++;
+        if (remove) {
+            char path[PATH_MAX];
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+            /* Best effort: what cannot be removed is counted anyway. */
+            (void)unlink(path);
+        }
+    }
+    (void)closedir(d);
+    return count;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* ---- the names ---------------------------------------------------------- */
+
+static const char *const fake_rtypes[] = {RT_SHARED_MEMORY, RT_SEMAPHORE,
+                                          RT_FILE};
+
+/* The longest name whose UNREGISTER line still fits PIPE_BUF, in the colon
+ * form (printable ASCII) or the JSON form (URL-safe base64 with padding),
+ * per the protocol README.md describes. */
+static size_t colon_max(const char *rtype)
+{
+    return PIPE_BUF - strlen("UNREGISTER::\n") - strlen(rtype);
+}
+
+static size_t json_max(const char *rtype)
+{
+    size_t b64 = PIPE_BUF -
+                 strlen("{\"cmd\":\"UNREGISTER\",\"rtype\":\"\","
+                        "\"base64_name\":\"\"}\n") -
+                 strlen(rtype);
+    return b64 / 4 * 3;
+}
+
+/* Appends COUNT filler bytes to NAME (length *LEN), cycling through TEXT. */
+static void pad(char *name, size_t *len, size_t count, const char *text)
+{
+    size_t tl = strlen(text);
+    for (size_t i = 0; i < count && *len < NAME_CAP - 1; i++) {
+        name[(*len)++] = text[i % tl];
+    }
+    name[*len] = '\0';
+}
+
+/* Fake name I of worker W: every shape the protocol has to carry. Short
+ * and long, ':' and the characters JSON and Python's repr quote, newline,
+ * a lone byte that is not UTF-8, valid UTF-8, and names exactly as long as
+ * an UNREGISTER line allows in each form. Returns the rtype. */
+static const char *fake_name(char *name, const struct config *cfg, int w,
+                             long i)
+{
+    const char *rtype = fake_rtypes[i % 3];
+    size_t len =
+        (size_t)snprintf(name, NAME_CAP, "%s-w%d-n%ld-", cfg->prefix, w, i);
+    switch (i % 16) {
+    case 8:
+        pad(name, &len, 1 + (size_t)i % 40, ":'\"\\{}a");
+        break;
+    case 9:
+        pad(name, &len, 1 + (size_t)i % 40, "b\nc");
+        break;
+    case 10:
+        pad(name, &len, 1 + (size_t)i % 40, "d\xff");
+        break;
+    case 11:
+        pad(name, &len, 2 * (1 + (size_t)i % 20), "\xc3\xa9"); /* e acute */
+        break;
+    case 12:
+        pad(name, &len, 200 + (size_t)(i * 37) % 3500, "long:plain-");
+        break;
+    case 13:
+        pad(name, &len, 200 + (size_t)(i * 41) % 2600, "json\n\x80");
+        break;
+    case 14:
+        if (i % 256 == 14) {
+            pad(name, &len, colon_max(rtype) - len, "max:colon-");
+        } else {
+            pad(name, &len, 1, ":");
+        }
+        break;
+    case 15:
+        if (i % 256 == 15) {
+            pad(name, &len, json_max(rtype) - len, "max\njson\xfe");
+        } else {
+            pad(name, &len, 3, ":\x7f\x01");
+        }
+        break;
+    default:
+        pad(name, &len, (size_t)(i * 7) % 64, "plain_name.");
+        break;
+    }
+    return rtype;
+}
+
+static void shm_name(char *buf, size_t len, const struct config *cfg, int w,
+                     int j)
+{
+    snprintf(buf, len, "%s-w%d-shm%d", cfg->prefix, w, j);
+}
+
+static void sem_name(char *buf, size_t len, const struct config *cfg, int w,
+                     int j)
+{
+    snprintf(buf, len, "%s-w%d-sem%d", cfg->prefix, w, j);
+}
+
+static void control_name(char *buf, size_t len, const struct config *cfg, int w)
+{
+    snprintf(buf, len, "%s-w%d-control", cfg->prefix, w);
+}
+
+/* ---- worker ------------------------------------------------------------- */
+
+struct job {
+    const struct config *cfg;
+    int worker;
+    int thread;
+    int nthreads;
+    int failures;
+    char what[200]; /* the first failure */
+};
+
+static void job_fail(struct job *j, const char *call, int err)
+{
+    if (j->failures++ == 0) {
+        snprintf(j->what, sizeof(j->what), "thread %d: %s: %s", j->thread, call,
+                 strerror(err));
+    }
+}
+
+/* One thread's share: its slice of the fake pairs, then its share of the
+ * real objects (object k goes to thread k % nthreads). */
+static void *run_job(void *arg)
+{
+    struct job *j = arg;
+    const struct config *cfg = j->cfg;
+    long first = cfg->names * j->thread / j->nthreads;
+    long end = cfg->names * (j->thread + 1) / j->nthreads;
+    char name[NAME_CAP];
+    for (long i = first; i < end; i++) {
+        const char *rtype = fake_name(name, cfg, j->worker, i);
+        if (rt_register(name, rtype) < 0) {
+            job_fail(j, "rt_register", errno);
+        } else if (rt_unregister(name, rtype) < 0) {
+            job_fail(j, "rt_unregister", errno);
+        }
+    }
+    for (int k = j->thread; k < NSHM + NSEM; k += j->nthreads) {
+        if (k < NSHM) {
+            shm_name(name, sizeof(name), cfg, j->worker, k);
+            int fd = rt_shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+            if (fd < 0) {
+                job_fail(j, "rt_shm_open", errno);
+            } else {
+                (void)close(fd);
+            }
+        } else {
+            sem_name(name, sizeof(name), cfg, j->worker, k - NSHM);
+            sem_t *s = rt_sem_open(name, O_CREAT | O_EXCL, 0600, 0);
+            if (s == SEM_FAILED) {
+                job_fail(j, "rt_sem_open", errno);
+            } else {
+                (void)sem_close(s);
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Runs in a forked worker: does the work, reports, and waits to be killed
+ * (or for the runner to vanish, seen as the lifeline's end-of-file).
+ * Returns the exit code for the case it was not killed. */
+static int worker(const struct config *cfg, int w, int report, int lifeline)
+{
+    int nthreads = w % THREADED == THREADED - 1 ? THREADS : 1;
+    struct job jobs[THREADS];
+    pthread_t th[THREADS];
+    int started = 0;
+    for (int t = 0; t < THREADS; t++) {
+        jobs[t] = (struct job){cfg, w, t, nthreads, 0, ""};
+    }
+    for (int t = 1; t < nthreads; t++) {
+        int r = pthread_create(&th[t], NULL, run_job, &jobs[t]);
+        if (r != 0) {
+            job_fail(&jobs[t], "pthread_create", r);
+            break;
+        }
+        started = t;
+    }
+    run_job(&jobs[0]);
+    int failures = jobs[0].failures;
+    const char *what = jobs[0].what;
+    for (int t = 1; t < nthreads; t++) {
+        if (t <= started) {
+            (void)pthread_join(th[t], NULL);
+        }
+        if (jobs[t].failures > 0 && failures == 0) {
+            what = jobs[t].what;
+        }
+        failures += jobs[t].failures;
+    }
+    char name[128];
+    control_name(name, sizeof(name), cfg, w);
+    int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+    if (fd < 0 && failures++ == 0) {
+        what = "control shm_open failed";
+    }
+    if (fd >= 0) {
+        (void)close(fd);
+    }
+    if (failures > 0) {
+        say(report, "fail %ld %d failures, first: %s", (long)getpid(), failures,
+            what);
+        return 1;
+    }
+    say(report, "ready %ld", (long)getpid());
+    double deadline = now() + scaled(WORKER_SECONDS);
+    for (;;) {
+        int left = (int)((deadline - now()) * 1000);
+        if (left <= 0) {
+            return 2;
+        }
+        struct pollfd pf = {lifeline, POLLIN, 0};
+        if (poll(&pf, 1, left) > 0) {
+            return 3; /* the runner is gone */
+        }
+    }
+}
+
+/* ---- host --------------------------------------------------------------- */
+
+/* Reaps the N workers in KIDS as they die, in any order, so that one that
+ * ends early (a crash before it was ready) is reported at once rather than
+ * when the runner gives up waiting for it. Returns how many did not die of
+ * SIGKILL. */
+static int reap_workers(pid_t *kids, int n, int report)
+{
+    double deadline = now() + scaled(WORKER_SECONDS + 60);
+    int bad = 0;
+    for (int left = n; left > 0;) {
+        for (int i = 0; i < n; i++) {
+            int st;
+            if (kids[i] <= 0 || waitpid(kids[i], &st, WNOHANG) != kids[i]) {
+                continue;
+            }
+            if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL) {
+                say(report, "fail worker %ld ended with status 0x%x",
+                    (long)kids[i], (unsigned)st);
+                bad++;
+            }
+            kids[i] = -1;
+            left--;
+        }
+        if (left > 0 && now() > deadline) {
+            say(report, "fail host: %d workers were never killed", left);
+            for (int i = 0; i < n; i++) {
+                if (kids[i] > 0) {
+                    (void)kill(kids[i], SIGKILL);
+                }
+            }
+            return bad + left;
+        }
+        if (left > 0) {
+            nap_ms(5);
+        }
+    }
+    return bad;
+}
+
+/* Runs in the host: starts the tracker, forks the workers, reaps them once
+ * the runner has killed them. Returns its exit code: 0 when every worker
+ * was forked and died of SIGKILL. */
+static int host(const struct config *cfg, int report, int lifeline)
+{
+    if (rt_ensure_running() < 0) {
+        say(report, "fail host rt_ensure_running: %s", strerror(errno));
+        return 1;
+    }
+    say(report, "tracker %ld", (long)rt_tracker_pid());
+    pid_t *kids = calloc((size_t)cfg->processes, sizeof(*kids));
+    if (kids == NULL) {
+        say(report, "fail host: out of memory");
+        return 1;
+    }
+    int forked = 0;
+    for (; forked < cfg->processes; forked++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            _exit(worker(cfg, forked, report, lifeline));
+        }
+        if (pid < 0) {
+            say(report, "fail host fork: %s", strerror(errno));
+            break;
+        }
+        kids[forked] = pid;
+    }
+    say(report, "forked %d", forked);
+    int bad = forked < cfg->processes;
+    bad += reap_workers(kids, forked, report);
+    free(kids);
+    return bad != 0;
+}
+
+/* ---- runner ------------------------------------------------------------- */
+
+static int problems;
+
+/* Counts a failure; the first SHOWN are printed. */
+__attribute__((format(printf, 1, 2))) static void problem(const char *fmt, ...)
+{
+    if (problems++ >= SHOWN) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("stress: FAIL: ", stdout);
+    vprintf(fmt, ap);
+    fputc('\n', stdout);
+    va_end(ap);
+}
+
+/* Prints up to 300 bytes of LINE with control and non-ASCII bytes escaped. */
+static void print_escaped(const char *line)
+{
+    for (size_t i = 0; i < 300 && line[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (c >= 0x20 && c < 0x7f) {
+            putchar(c);
+        } else {
+            printf("\\x%02x", c);
+        }
+    }
+    putchar('\n');
+}
+
+/* Whether LINE is "resource_tracker: There appear to be COUNT leaked RTYPE
+ * objects to clean up at shutdown: {...}" listing only names of KIND
+ * ("shm" or "sem") from the known set (the list is cut after 32 names). */
+static int is_leak_line(const struct config *cfg, const char *line,
+                        const char *rtype, int count, const char *kind)
+{
+    char head[160];
+    snprintf(head, sizeof(head),
+             "resource_tracker: There appear to be %d leaked %s objects to "
+             "clean up at shutdown: {",
+             count, rtype);
+    size_t hl = strlen(head);
+    size_t ll = strlen(line);
+    if (strncmp(line, head, hl) != 0 || ll < hl + 1 || line[ll - 1] != '}') {
+        return 0;
+    }
+    char item_head[96];
+    snprintf(item_head, sizeof(item_head), "'%s-w", cfg->prefix);
+    size_t ih = strlen(item_head);
+    const char *p = line + hl;
+    for (;;) {
+        if (strncmp(p, "...}", 4) == 0) {
+            return 1;
+        }
+        if (strncmp(p, item_head, ih) != 0) {
+            return 0;
+        }
+        char *end;
+        long w = strtol(p + ih, &end, 10);
+        if (w < 0 || w >= cfg->processes || strncmp(end, "-", 1) != 0 ||
+            strncmp(end + 1, kind, 3) != 0) {
+            return 0;
+        }
+        long j = strtol(end + 4, &end, 10);
+        if (j < 0 || j >= (kind[1] == 'h' ? NSHM : NSEM) || *end != '\'') {
+            return 0;
+        }
+        p = end + 1;
+        if (strcmp(p, "}") == 0) {
+            return 1;
+        }
+        if (strncmp(p, ", ", 2) != 0) {
+            return 0;
+        }
+        p += 2;
+    }
+}
+
+/* Checks the tracker's stderr: the two leak lines and nothing else. */
+static void check_stderr(const struct config *cfg)
+{
+    static char buf[1 << 22];
+    int fd = open(cfg->errpath, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        problem("cannot open %s: %s", cfg->errpath, strerror(errno));
+        return;
+    }
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    (void)close(fd);
+    buf[len] = '\0';
+    int shm_lines = 0;
+    int sem_lines = 0;
+    int other = 0;
+    for (char *line = buf; *line != '\0';) {
+        char *nl = strchr(line, '\n');
+        if (nl != NULL) {
+            *nl = '\0';
+        }
+        if (is_leak_line(cfg, line, RT_SHARED_MEMORY, cfg->processes * NSHM,
+                         "shm")) {
+            shm_lines++;
+        } else if (is_leak_line(cfg, line, RT_SEMAPHORE, cfg->processes * NSEM,
+                                "sem")) {
+            sem_lines++;
+        } else if (other++ < SHOWN) {
+            fputs("stress: unexpected stderr line: ", stdout);
+            print_escaped(line);
+        }
+        if (nl == NULL) {
+            break;
+        }
+        line = nl + 1;
+    }
+    printf("stress: stderr: %zu bytes, %d shared_memory leak line, "
+           "%d semaphore leak line, %d other\n",
+           len, shm_lines, sem_lines, other);
+    if (shm_lines != 1 || sem_lines != 1 || other != 0) {
+        problem("stderr is not exactly the two expected leak lines");
+    }
+}
+
+/* Checks that the known set is gone and every control survived (then
+ * removes the controls). */
+static void check_objects(const struct config *cfg)
+{
+    int shm_gone = 0;
+    int sem_gone = 0;
+    int controls = 0;
+    for (int w = 0; w < cfg->processes; w++) {
+        char name[128];
+        char path[160];
+        for (int j = 0; j < NSHM; j++) {
+            shm_name(name, sizeof(name), cfg, w, j);
+            snprintf(path, sizeof(path), "/dev/shm%s", name);
+            shm_gone += !exists(path);
+        }
+        for (int j = 0; j < NSEM; j++) {
+            sem_name(name, sizeof(name), cfg, w, j);
+            snprintf(path, sizeof(path), "/dev/shm/sem.%s", name + 1);
+            sem_gone += !exists(path);
+        }
+        control_name(name, sizeof(name), cfg, w);
+        if (shm_unlink(name) == 0) {
+            controls++;
+        }
+    }
+    int stray = scan_prefix("/dev/shm", cfg->prefix + 1, 1, 1);
+    printf("stress: gone: %d/%d segments, %d/%d semaphores; controls kept: "
+           "%d/%d; other entries in /dev/shm: %d\n",
+           shm_gone, cfg->processes * NSHM, sem_gone, cfg->processes * NSEM,
+           controls, cfg->processes, stray);
+    if (shm_gone != cfg->processes * NSHM ||
+        sem_gone != cfg->processes * NSEM) {
+        problem("the tracker left objects it held");
+    }
+    if (controls != cfg->processes) {
+        problem("control segments the tracker never knew have vanished");
+    }
+    if (stray != 0) {
+        problem("unexpected entries with the prefix in /dev/shm");
+    }
+}
+
+/* Reads the host's and workers' reports until every forked worker is
+ * ready or failed. Fills PIDS (the ready workers). Returns how many. */
+static int collect_ready(const struct config *cfg, struct reader *r,
+                         pid_t *pids, pid_t *ret_tracker)
+{
+    double deadline = now() + scaled(READY_SECONDS);
+    int ready = 0;
+    int failed = 0;
+    int forked = -1;
+    while (forked < 0 || ready + failed < forked) {
+        char line[512];
+        if (read_line(r, line, sizeof(line), deadline) < 0) {
+            problem("%s after %d ready, %d failed of %d",
+                    errno == ETIMEDOUT ? "timeout" : "reports ended", ready,
+                    failed, forked < 0 ? cfg->processes : forked);
+            break;
+        }
+        long v;
+        if (sscanf(line, "tracker %ld", &v) == 1) {
+            *ret_tracker = (pid_t)v;
+        } else if (sscanf(line, "forked %ld", &v) == 1) {
+            forked = (int)v;
+        } else if (sscanf(line, "ready %ld", &v) == 1 &&
+                   ready < cfg->processes) {
+            pids[ready++] = (pid_t)v;
+        } else {
+            failed += strncmp(line, "fail ", 5) == 0 &&
+                      strncmp(line, "fail host", 9) != 0;
+            problem("%s", line);
+        }
+    }
+    return ready;
+}
+
+/* After the host is gone: anything more it or a worker said is a failure
+ * (the host reports workers that did not die of SIGKILL). */
+static void drain(struct reader *r)
+{
+    double deadline = now() + scaled(EXIT_SECONDS);
+    char line[512];
+    while (read_line(r, line, sizeof(line), deadline) >= 0) {
+        problem("%s", line);
+    }
+    if (errno != 0) {
+        problem("report pipe still open: %s", strerror(errno));
+    }
+}
+
+/* Reaps whatever children are left (workers orphaned by a host that died,
+ * the tracker) until none remain or the deadline passes. The runner's own
+ * children only: exact pids are not known for orphans. */
+static void reap_all(double deadline)
+{
+    for (;;) {
+        pid_t r = waitpid(-1, NULL, WNOHANG);
+        if (r < 0 && errno == ECHILD) {
+            return;
+        }
+        if (r <= 0) {
+            if (now() > deadline) {
+                problem("children still running at exit");
+                return;
+            }
+            nap_ms(1);
+        }
+    }
+}
+
+static int parse_args(int argc, char **argv, struct config *cfg)
+{
+    cfg->processes = 64;
+    cfg->names = 2000;
+    if (argc > 3) {
+        return -1;
+    }
+    char *end;
+    if (argc > 1) {
+        long p = strtol(argv[1], &end, 10);
+        if (*end != '\0' || p < 1 || p > MAX_PROCESSES) {
+            return -1;
+        }
+        cfg->processes = (int)p;
+    }
+    if (argc > 2) {
+        cfg->names = strtol(argv[2], &end, 10);
+        if (*end != '\0' || end == argv[2] || cfg->names < 0 ||
+            cfg->names > MAX_NAMES) {
+            return -1;
+        }
+    }
+    snprintf(cfg->prefix, sizeof(cfg->prefix), "/rt-stress-%ld",
+             (long)getpid());
+    snprintf(cfg->errpath, sizeof(cfg->errpath), "/tmp%s.stderr", cfg->prefix);
+    return 0;
+}
+
+/* Forks the host: its stderr (and so that of the workers and the tracker)
+ * is the capture file, and it leads a process group of its own so that a
+ * failed run can kill it and every worker at once. */
+static pid_t start_host(const struct config *cfg, int errfd, int report[2],
+                        int lifeline[2])
+{
+    (void)fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        (void)setpgid(0, 0);
+        if (dup2(errfd, 2) < 0) {
+            _exit(125);
+        }
+        (void)close(report[0]);
+        (void)close(lifeline[1]);
+        _exit(host(cfg, report[1], lifeline[0]));
+    }
+    if (pid > 0) {
+        /* Also here, so that no kill of the group can come before it. */
+        (void)setpgid(pid, pid);
+    }
+    return pid;
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: stress [PROCESSES (1-%d)] [NAMES_PER_PROCESS "
+            "(0-%ld)]\n",
+            MAX_PROCESSES, MAX_NAMES);
+}
+
+/* Forks the host, kills the workers once all are ready, and follows the
+ * run until the tracker is gone. Returns the tracker's exit status, or -1
+ * (reported) on failure. *RET_HOST and *RET_TRACKER are the pids still to
+ * be dealt with (-1 once reaped). */
+static int run(const struct config *cfg, int fds[4], pid_t *pids,
+               pid_t *ret_host, pid_t *ret_tracker)
+{
+    int report[2] = {fds[0], fds[1]};
+    int lifeline[2] = {fds[2], fds[3]};
+    int errfd = open(cfg->errpath,
+                     O_CREAT | O_EXCL | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
+    double t0 = now();
+    pid_t hpid = errfd < 0 ? -1 : start_host(cfg, errfd, report, lifeline);
+    int err = errno;
+    (void)close(fds[1]);
+    fds[1] = -1;
+    (void)close(errfd);
+    if (hpid < 0) {
+        problem("setup: %s", strerror(err));
+        return -1;
+    }
+    *ret_host = hpid;
+    struct reader reports = {report[0], 0, ""};
+    int ready = collect_ready(cfg, &reports, pids, ret_tracker);
+    double t_ready = now();
+    for (int i = 0; i < ready; i++) {
+        (void)kill(pids[i], SIGKILL);
+    }
+    if (problems > 0 || *ret_tracker <= 0) {
+        problem("not every worker got ready (tracker %ld)", (long)*ret_tracker);
+        return -1;
+    }
+    int st;
+    if (wait_exact(hpid, now() + scaled(EXIT_SECONDS), &st) < 0) {
+        problem("host did not exit: %s", strerror(errno));
+        return -1;
+    }
+    *ret_host = -1;
+    drain(&reports);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        problem("host ended with status 0x%x", (unsigned)st);
+    }
+    if (wait_exact(*ret_tracker, now() + scaled(EXIT_SECONDS), &st) < 0) {
+        problem("tracker %ld did not exit: %s", (long)*ret_tracker,
+                strerror(errno));
+        return -1;
+    }
+    *ret_tracker = -1;
+    if (!WIFEXITED(st)) {
+        problem("tracker ended with status 0x%x", (unsigned)st);
+        return -1;
+    }
+    printf("stress: workers ready after %.3f s; tracker exited %.3f s after "
+           "the kill, exit status %d\n",
+           t_ready - t0, now() - t_ready, WEXITSTATUS(st));
+    return WEXITSTATUS(st);
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    if (parse_args(argc, argv, &cfg) < 0) {
+        usage();
+        return 2;
+    }
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L) < 0) {
+        perror("stress: PR_SET_CHILD_SUBREAPER");
+        return 1;
+    }
+    printf("stress: %d processes (%d with %d threads), %ld register+"
+           "unregister pairs each (%ld in all), %d segments and %d "
+           "semaphores each left to the tracker, prefix %s\n",
+           cfg.processes, cfg.processes / THREADED, THREADS, cfg.names,
+           cfg.names * cfg.processes, NSHM, NSEM, cfg.prefix);
+    /* A previous run with this pid may have left something. */
+    (void)scan_prefix("/dev/shm", cfg.prefix + 1, 1, 1);
+    (void)scan_prefix("/tmp", cfg.prefix + 1, 0, 1);
+    int fds[4] = {-1, -1, -1, -1};
+    pid_t *pids = calloc((size_t)cfg.processes, sizeof(*pids));
+    if (pids == NULL || pipe2(fds, O_CLOEXEC) < 0 ||
+        pipe2(fds + 2, O_CLOEXEC) < 0) {
+        perror("stress: setup");
+        return 1;
+    }
+    double t0 = now();
+    pid_t hpid = -1;
+    pid_t tracker = -1;
+    int status = run(&cfg, fds, pids, &hpid, &tracker);
+    if (status >= 0) {
+        if (status != 1) {
+            problem("tracker exit status %d, expected 1", status);
+        }
+        check_objects(&cfg);
+        check_stderr(&cfg);
+    }
+    /* Whatever went wrong: no worker, host or tracker outlives the run,
+     * and nothing with the prefix stays behind. */
+    if (hpid > 0) {
+        (void)kill(-hpid, SIGKILL);
+    }
+    if (tracker > 0) {
+        int st;
+        if (wait_exact(tracker, now() + scaled(EXIT_SECONDS), &st) < 0) {
+            (void)kill(tracker, SIGKILL);
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        (void)close(fds[i]);
+    }
+    reap_all(now() + scaled(EXIT_SECONDS));
+    int left = scan_prefix("/dev/shm", cfg.prefix + 1, 1, 1);
+    (void)unlink(cfg.errpath);
+    left += scan_prefix("/tmp", cfg.prefix + 1, 0, 1);
+    if (left > 0) {
+        printf("stress: removed %d leftover entries\n", left);
+    }
+    free(pids);
+    printf("stress: %s, %.3f s in all\n", problems == 0 ? "PASS" : "FAILED",
+           now() - t0);
+    return problems == 0 ? 0 : 1;
+}
