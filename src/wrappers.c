@@ -21,7 +21,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -178,6 +182,89 @@ static void sem_release(void *ret)
     errno = saved;
 }
 
+/* Creating a named semaphore, glibc and musl write it under a temporary
+ * name in /dev/shm and link() that into place, so that nobody ever opens
+ * it half made. Killed between the two, the process leaks the temporary
+ * file, under a name no tracker can know. So on Linux the wrapper does the
+ * same steps itself, with a temporary name it registers first: a SIGKILL
+ * at any instant leaves nothing the tracker does not know. The semaphore is
+ * then opened with sem_open as any existing one. Names this does not handle
+ * (not "/" and one component) go to sem_open, which says why they fail. */
+#if defined(__linux__) && (defined(__GLIBC__) || defined(RT_MUSL))
+#if defined(__GLIBC__)
+#define SEM_DIR "/dev/shm/sem."
+#else
+#define SEM_DIR "/dev/shm/"
+#endif
+
+static atomic_uint sem_serial;
+
+static int sem_path(char *buf, size_t len, const char *name)
+{
+    int n = snprintf(buf, len, "%s%s", SEM_DIR, name + 1);
+    return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+/* Writes a new semaphore of VALUE into the file at PATH (O_EXCL). */
+static int sem_write(const char *path, mode_t mode, unsigned value)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                  mode);
+    if (fd < 0) {
+        return -1;
+    }
+    sem_t *sem = MAP_FAILED;
+    int r = ftruncate(fd, sizeof(sem_t));
+    if (r == 0) {
+        sem = mmap(NULL, sizeof(sem_t), PROT_READ | PROT_WRITE, MAP_SHARED,
+                   fd, 0);
+        r = sem == MAP_FAILED ? -1 : sem_init(sem, 1, value);
+    }
+    int err = errno;
+    if (sem != MAP_FAILED) {
+        (void)munmap(sem, sizeof(sem_t));
+    }
+    (void)close(fd);
+    if (r < 0) {
+        (void)unlink(path);
+    }
+    errno = err;
+    return r;
+}
+
+static int sem_create(const char *name, int oflag, const void *args, void *ret)
+{
+    const struct sem_args *a = args;
+    sem_t **sem = ret;
+    char final[PATH_MAX];
+    char tmp_name[64];
+    char tmp[PATH_MAX];
+    snprintf(tmp_name, sizeof(tmp_name), "/rt-sem-%ld-%u", (long)getpid(),
+             atomic_fetch_add(&sem_serial, 1));
+    if (name[0] != '/' || name[1] == '\0' || strchr(name + 1, '/') != NULL ||
+        sem_path(final, sizeof(final), name) < 0 ||
+        sem_path(tmp, sizeof(tmp), tmp_name) < 0) {
+        *sem = sem_open(name, oflag, a->mode, a->value);
+        return *sem == SEM_FAILED ? -1 : 0;
+    }
+    if (rt_register(tmp_name, RT_SEMAPHORE) < 0) {
+        return -1;
+    }
+    int r = sem_write(tmp, a->mode, a->value);
+    if (r == 0) {
+        r = link(tmp, final);
+    }
+    int err = errno;
+    (void)unlink(tmp);
+    (void)rt_unregister(tmp_name, RT_SEMAPHORE);
+    if (r < 0) {
+        errno = err;
+        return -1;
+    }
+    *sem = sem_open(name, 0);
+    return *sem == SEM_FAILED ? -1 : 0;
+}
+#else
 static int sem_create(const char *name, int oflag, const void *args, void *ret)
 {
     const struct sem_args *a = args;
@@ -185,6 +272,7 @@ static int sem_create(const char *name, int oflag, const void *args, void *ret)
     *sem = sem_open(name, oflag, a->mode, a->value);
     return *sem == SEM_FAILED ? -1 : 0;
 }
+#endif
 
 static const struct kind sem_kind = {RT_SEMAPHORE, sem_open_existing,
                                      sem_create, sem_release};

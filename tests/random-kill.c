@@ -230,6 +230,63 @@ static int scan_prefix(const char *dir, const char *prefix, int sem_too,
     return count;
 }
 
+/* The entries of /dev/shm when the run started: anything new at the end
+ * that does not carry the prefix is a leak no prefix scan would see, such
+ * as the temporary file a libc's sem_open writes before linking it into
+ * place ("sem.XXXXXX"). */
+#define SNAPSHOT_MAX 4096
+static char *snapshot[SNAPSHOT_MAX];
+static int nsnapshot;
+
+static void take_snapshot(void)
+{
+    DIR *d = opendir("/dev/shm");
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL && nsnapshot < SNAPSHOT_MAX) {
+        snapshot[nsnapshot++] = strdup(e->d_name);
+    }
+    if (d != NULL) {
+        (void)closedir(d);
+    }
+}
+
+static int in_snapshot(const char *name)
+{
+    for (int i = 0; i < nsnapshot; i++) {
+        if (snapshot[i] != NULL && strcmp(snapshot[i], name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* New entries of /dev/shm since the snapshot, printed; those shaped like a
+ * libc semaphore temporary are removed (nothing else of the machine's is
+ * touched). */
+static long new_entries(void)
+{
+    DIR *d = opendir("/dev/shm");
+    long count = 0;
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (in_snapshot(e->d_name)) {
+            continue;
+        }
+        if (count++ < SHOWN) {
+            printf("random-kill: new in /dev/shm: %s\n", e->d_name);
+        }
+        if (strncmp(e->d_name, "sem.", 4) == 0 && strlen(e->d_name) == 10) {
+            char path[PATH_MAX];
+            snprintf(path, sizeof(path), "/dev/shm/%s", e->d_name);
+            (void)unlink(path);
+        }
+    }
+    if (d != NULL) {
+        (void)closedir(d);
+    }
+    return count;
+}
+
 /* splitmix64: small, and the same sequence everywhere for one seed. */
 static uint64_t next_random(uint64_t *state)
 {
@@ -752,12 +809,13 @@ static void check_all(const struct config *cfg, int status,
     snprintf(objects, sizeof(objects), "%s-", cfg->prefix + 1);
     long stray = scan_prefix("/dev/shm", objects, 1, 1) +
                  scan_prefix("/tmp", objects, 0, 1);
+    stray += new_entries();
     struct tracker_report r = {0, 0, 0};
     check_stderr(cfg, &r);
     long created = counts[SHM] + counts[SEM] + counts[MQ] + counts[FILE_];
     printf("random-kill: %ld iterations (%ld killed), %ld objects created "
            "(%ld shm, %ld sem, %ld mq, %ld file), leaked %ld (and %ld "
-           "other entries with the prefix)\n",
+           "other new entries)\n",
            t->started, t->killed, created, counts[SHM], counts[SEM], counts[MQ],
            counts[FILE_], leaked, stray);
     printf("random-kill: tracker exit status %d; it held %ld names at the "
@@ -857,6 +915,7 @@ int main(int argc, char **argv)
     /* A previous run with this pid may have left something. */
     (void)scan_prefix("/dev/shm", cfg.prefix + 1, 1, 1);
     (void)scan_prefix("/tmp", cfg.prefix + 1, 0, 1);
+    take_snapshot();
     int fds[4] = {-1, -1, -1, -1};
     if (pipe2(fds, O_CLOEXEC) < 0 || pipe2(fds + 2, O_CLOEXEC) < 0) {
         perror("random-kill: pipe");
