@@ -224,7 +224,10 @@ static int signal_host(void *arg, int w)
         (1ULL << (SIGSEGV - 1)) | (1ULL << (SIGBUS - 1)) |
         (1ULL << (SIGFPE - 1)) | (1ULL << (SIGILL - 1)) |
         (1ULL << (SIGABRT - 1)) | (1ULL << (SIGTRAP - 1));
-    RT_CHECK_EQ(w, proc_mask(tracker, "SigCgt:") & ~faults, 0);
+    /* valgrind itself catches every signal in the processes it runs. */
+    RT_CHECK_EQ(w, (proc_mask(tracker, "SigCgt:") & ~faults) == 0 ||
+                       rt_test_valgrind(),
+                1);
     return rt_test_failures;
 }
 
@@ -279,6 +282,12 @@ static int locks_host(void *arg, int w)
 
 static void start_does_not_deadlock_a_busy_multithreaded_host(void **state)
 {
+    if (rt_test_valgrind()) {
+        /* valgrind turns the launcher's vfork-style clone into a fork, and
+         * such a fork of a multithreaded process can hang inside valgrind
+         * itself (its other threads' state comes along). */
+        skip();
+    }
     int rfd;
     pid_t pid = rt_test_fork(*state, locks_host, NULL, &rfd);
     rt_test_expect_clean_exit(*state, pid, rfd, 60);
@@ -467,7 +476,8 @@ static int loader_host(void *arg, int w)
     snprintf(exe, sizeof(exe), "/proc/%ld/exe", (long)rt_tracker_pid());
     RT_CHECK_EQ(w, readlink("/proc/self/exe", mine, sizeof(mine) - 1) > 0, 1);
     RT_CHECK_EQ(w, readlink(exe, its, sizeof(its) - 1) > 0, 1);
-    RT_CHECK_EQ(w, strcmp(mine, its), 0);
+    /* Under valgrind every process's executable is valgrind's. */
+    RT_CHECK_EQ(w, strcmp(mine, its) == 0 || rt_test_valgrind(), 1);
     char name[128];
     snprintf(name, sizeof(name), "%s-x", t->prefix);
     RT_CHECK(w, rt_test_make_shm(name), 0, 0);
