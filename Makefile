@@ -88,7 +88,7 @@ EXAMPLES   := $(addprefix $(BUILD)/examples/,leak-demo prefork-demo \
 .SECONDARY:
 .PHONY: all lib tests examples check demo prefork-demo spawn-demo python-demo \
         bench clean cmocka install uninstall asan tsan valgrind stress \
-        random-kill fuzz lint
+        random-kill fuzz lint format format-check
 
 all: lib examples
 
@@ -312,6 +312,15 @@ lint: $(GEN)/errtab.c
 	    --inline-suppr --suppressions-list=.cppcheck-suppressions \
 	    -D__linux__ -D__GNUC__ -Iinclude -Isrc src tests examples bench
 	clang-tidy --quiet $(wildcard src/*.c) -- $(BASEFLAGS) -DRT_BUILDING_LIBRARY
+
+# Every C file as .clang-format says.
+FORMATTED := $(wildcard src/*.c src/*.h include/*.h tests/*.c tests/*.h \
+               tests/*.cpp examples/*.c bench/*.c tools/*.c)
+format-check:
+	clang-format --dry-run --Werror $(FORMATTED)
+
+format:
+	clang-format -i $(FORMATTED)
 
 # ---- examples ----------------------------------------------------------------
 

@@ -471,8 +471,8 @@ static void bench_register(void)
         ratio[i] = ours[i] / fl[i];
         warm_ratio[i] = warm[i] / fl[i];
     }
-    struct figure *f = figure("register_ns", "register+unregister, per call",
-                              "ns");
+    struct figure *f =
+        figure("register_ns", "register+unregister, per call", "ns");
     f->ours = stats(ours, n);
     f->floor = stats(fl, n);
     char reps_s[16];
@@ -485,14 +485,13 @@ static void bench_register(void)
     /* Each repetition measures the floor and ours back to back: the median
      * of those paired ratios holds up when the machine's speed drifts
      * during the run, which a ratio of medians would not. */
-    target("register+unregister <= 1.15 x raw pipe write",
-           stats(ratio, n).med, 1.15, 0);
+    target("register+unregister <= 1.15 x raw pipe write", stats(ratio, n).med,
+           1.15, 0);
     if (f->cpython.n > 0) {
         target("register+unregister >= 4 x faster than CPython",
                f->cpython.med / f->ours.med, 4, 1);
     }
-    struct figure *g = figure("warm_ensure_ns", "warm rt_ensure_running",
-                              "ns");
+    struct figure *g = figure("warm_ensure_ns", "warm rt_ensure_running", "ns");
     g->ours = stats(warm, n);
     g->floor = f->floor;
     char *wargs[] = {(char *)"warm", reps_s, n_s, NULL};
@@ -559,9 +558,8 @@ static void bench_live(void)
 {
     static double v[512];
     int n = in_child(m_live, NULL, v, 512) / 3;
-    static const char *const keys[] = {"register_ns_0_live",
-                                       "register_ns_100k_live",
-                                       "register_ns_1m_live"};
+    static const char *const keys[] = {
+        "register_ns_0_live", "register_ns_100k_live", "register_ns_1m_live"};
     static const char *const labels[] = {
         "register+unregister, 0 names live",
         "register+unregister, 100,000 names live",
@@ -638,8 +636,8 @@ static double cpu_of(char *const argv[], const char *file)
             ssize_t n;
             long lines = 0;
             while ((n = read(3, buf, sizeof(buf))) > 0) {
-                for (char *p = buf; (p = memchr(p, '\n', (size_t)(buf + n - p)));
-                     p++) {
+                for (char *p = buf;
+                     (p = memchr(p, '\n', (size_t)(buf + n - p))); p++) {
                     lines++;
                 }
             }
@@ -686,9 +684,9 @@ static void bench_drain(void)
     char empty[] = "/tmp/rt-bench-empty-XXXXXX";
     int efd = mkstemp(empty);
     close(efd);
-    struct figure *f = figure("tracker_cpu_ns_per_line",
-                              "tracker CPU draining 1,000,000 lines, per line",
-                              "ns");
+    struct figure *f =
+        figure("tracker_cpu_ns_per_line",
+               "tracker CPU draining 1,000,000 lines, per line", "ns");
     char *ours[] = {(char *)image_path, NULL};
     char *fl[] = {(char *)"drain", NULL};
     f->ours = per_line(ours, full, empty, lines, reps(5, 2));
@@ -752,8 +750,8 @@ static struct stat3 cold(size_t heap, int nreps)
 
 static void bench_cold(void)
 {
-    struct figure *f = figure("cold_start_ns", "cold start to ready, small host",
-                              "ns");
+    struct figure *f =
+        figure("cold_start_ns", "cold start to ready, small host", "ns");
     f->ours = cold(0, reps(15, 3));
     double py[16] = {0};
     int n = 0;
@@ -762,9 +760,9 @@ static void bench_cold(void)
         n += py_values(args, "ns", py + n, 1);
     }
     f->cpython = stats(py, n);
-    struct figure *g = figure("cold_start_1gib_ns",
-                              "cold start to ready, host with 1 GiB of heap",
-                              "ns");
+    struct figure *g =
+        figure("cold_start_1gib_ns",
+               "cold start to ready, host with 1 GiB of heap", "ns");
     g->ours = cold(quick ? GIB / 8 : GIB, reps(7, 2));
     target("cold start <= 2 ms (small host)", f->ours.med / 1e6, 2, 0);
     target("cold start <= 2 ms (1 GiB host)", g->ours.med / 1e6, 2, 0);
@@ -843,21 +841,21 @@ static void bench_memory(void)
             n++;
         }
     }
-    struct figure *fi = figure("memory_idle_anon_kib",
-                               "tracker anonymous memory, idle", "KiB");
+    struct figure *fi =
+        figure("memory_idle_anon_kib", "tracker anonymous memory, idle", "KiB");
     fi->ours = stats(idle_anon, n);
     figure("memory_idle_pss_kib", "tracker PSS, idle", "KiB")->ours =
         stats(idle_pss, n);
-    struct figure *fh = figure("memory_100k_anon_kib",
-                               "tracker anonymous memory, 100,000 names",
-                               "KiB");
+    struct figure *fh =
+        figure("memory_100k_anon_kib",
+               "tracker anonymous memory, 100,000 names", "KiB");
     fh->ours = stats(held1, n);
     figure("memory_released_anon_kib",
            "tracker anonymous memory, after unregistering them", "KiB")
         ->ours = stats(rel1, n);
-    struct figure *f2 = figure("memory_100k_again_anon_kib",
-                               "tracker anonymous memory, second 100,000",
-                               "KiB");
+    struct figure *f2 =
+        figure("memory_100k_again_anon_kib",
+               "tracker anonymous memory, second 100,000", "KiB");
     f2->ours = stats(held2, n);
     figure("memory_released_again_anon_kib",
            "tracker anonymous memory, second release", "KiB")
@@ -907,11 +905,9 @@ static void bench_memory(void)
         }
     }
     figure("memory_1gib_host_pss_kib",
-           "tracker PSS, started by a 1 GiB host that rewrote its heap",
-           "KiB")
+           "tracker PSS, started by a 1 GiB host that rewrote its heap", "KiB")
         ->ours = stats(big_pss, bn);
-    figure("memory_1gib_host_anon_kib",
-           "tracker anonymous memory, same", "KiB")
+    figure("memory_1gib_host_anon_kib", "tracker anonymous memory, same", "KiB")
         ->ours = stats(big_anon, bn);
 
     target("tracker anonymous memory idle <= 256 KiB", fi->ours.med, 256, 0);

@@ -119,8 +119,8 @@ static _Noreturn void master(int report_fd, int go_fd)
         perror(seg_name);
         _exit(1);
     }
-    struct shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-                             MAP_SHARED, fd, 0);
+    struct shared *sh =
+        mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     close(fd);
     sem_t *lock = rt_sem_open(sem_name, O_CREAT | O_EXCL, 0600, 1);
     if (sh == MAP_FAILED || lock == SEM_FAILED) {
@@ -166,10 +166,13 @@ static _Noreturn void master(int report_fd, int go_fd)
 
 int main(void)
 {
-    snprintf(seg_name, sizeof(seg_name), "/rt-prefork-%ld-data", (long)getpid());
-    snprintf(sem_name, sizeof(sem_name), "/rt-prefork-%ld-lock", (long)getpid());
+    snprintf(seg_name, sizeof(seg_name), "/rt-prefork-%ld-data",
+             (long)getpid());
+    snprintf(sem_name, sizeof(sem_name), "/rt-prefork-%ld-lock",
+             (long)getpid());
     say("prefork demo: workers crash and restart; the shared objects live on\n"
-        "====================================================================\n\n"
+        "===================================================================="
+        "\n\n"
         "A master process creates a shared-memory segment and a semaphore\n"
         "with rt_shm_open and rt_sem_open, and forks %d workers that count\n"
         "requests in the segment under the semaphore. Workers crash\n"

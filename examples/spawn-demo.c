@@ -132,8 +132,8 @@ int main(int argc, char **argv)
     kill(pid, SIGKILL);
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
     }
-    for (int i = 0; i < 500 && (count_ours(0) > 0 || kill((pid_t)tracker, 0) == 0);
-         i++) {
+    for (int i = 0;
+         i < 500 && (count_ours(0) > 0 || kill((pid_t)tracker, 0) == 0); i++) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }

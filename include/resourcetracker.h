@@ -53,11 +53,12 @@ extern "C" {
 #define RT_SEMAPHORE "semaphore"         /* sem_unlink(3) */
 #define RT_SHARED_MEMORY "shared_memory" /* shm_unlink(3) */
 #define RT_MQUEUE "mqueue"               /* mq_unlink(3) */
-#define RT_FILE "file"     /* unlink(2); absolute paths only */
-#define RT_FOLDER "folder" /* the whole tree, never following a symbolic
-                              link (a link inside is removed, its target
-                              left alone); absolute paths only; a mount
-                              inside the tree is not entered */
+#define RT_FILE "file"                   /* unlink(2); absolute paths only */
+#define RT_FOLDER                                                              \
+    "folder" /* the whole tree, never following a symbolic                     \
+                link (a link inside is removed, its target                     \
+                left alone); absolute paths only; a mount                      \
+                inside the tree is not entered */
 
 /*
  * rt_ensure_running - make sure this process has a live tracker
@@ -220,7 +221,8 @@ RT_EXPORT pid_t rt_tracker_pid(void);
  *           fork, or adopted).
  *   ENOSPC  32 types, built-ins included, are defined already.
  */
-RT_EXPORT int rt_define_type(const char *rtype, int (*cleanup)(const char *name));
+RT_EXPORT int rt_define_type(const char *rtype,
+                             int (*cleanup)(const char *name));
 
 /*
  * Drop-in wrappers beside shm_open, sem_open and mq_open
@@ -254,9 +256,9 @@ RT_EXPORT int rt_define_type(const char *rtype, int (*cleanup)(const char *name)
  *   may crash). The open wrappers also fail, creating nothing, when the
  *   name cannot be registered (see rt_register: ENAMETOOLONG, or the errno
  *   of a tracker that could not be started), and with EAGAIN if another
- *   process keeps creating and removing the name while they try. The unlink wrappers
- *   return 0 once the object is unlinked, even if the tracker could not be
- *   told (it then reports the name as already gone at shutdown).
+ *   process keeps creating and removing the name while they try. The unlink
+ * wrappers return 0 once the object is unlinked, even if the tracker could not
+ * be told (it then reports the name as already gone at shutdown).
  */
 RT_EXPORT int rt_shm_open(const char *name, int oflag, mode_t mode);
 RT_EXPORT int rt_shm_unlink(const char *name);

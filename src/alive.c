@@ -62,8 +62,8 @@ int rt__alive_install(void **stable, void *new_page)
         *stable = new_page;
         return 0;
     }
-    if (mremap(new_page, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED,
-               *stable) == MAP_FAILED) {
+    if (mremap(new_page, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, *stable) ==
+        MAP_FAILED) {
         int err = errno;
         rt__alive_free(new_page);
         return -err;

@@ -36,16 +36,16 @@ struct tracker_handle {
     pthread_mutex_t lock;
     pthread_once_t atfork_once;
     /* Written under the lock, read without it. */
-    atomic_int fd;                   /* write end, or -1 */
-    atomic_uint gen;                 /* bumped whenever fd gets a tracker */
+    atomic_int fd;                     /* write end, or -1 */
+    atomic_uint gen;                   /* bumped whenever fd gets a tracker */
     _Atomic(_Atomic uint32_t *) alive; /* liveness word, or NULL */
     /* Under the lock. */
-    pid_t pid;         /* -1: not known (adopted) or none */
-    int spare_fd;      /* our read end of the pipe, with a liveness word */
-    void *alive_page;  /* mapped at the first start, replaced in place */
-    int env_checked;   /* RESOURCE_TRACKER_FD is read at the first call only */
-    int started;       /* a tracker was started or adopted, ever */
-    int exec_broken;   /* the image cannot be exec'ed here: fork path */
+    pid_t pid;        /* -1: not known (adopted) or none */
+    int spare_fd;     /* our read end of the pipe, with a liveness word */
+    void *alive_page; /* mapped at the first start, replaced in place */
+    int env_checked;  /* RESOURCE_TRACKER_FD is read at the first call only */
+    int started;      /* a tracker was started or adopted, ever */
+    int exec_broken;  /* the image cannot be exec'ed here: fork path */
     int atfork_err;
     struct rt_launch inflight;
 };
@@ -261,9 +261,9 @@ static int message(enum rt_cmd cmd, const char *name, const char *rtype)
 int rt_ensure_running(void)
 {
     int fd = atomic_load_explicit(&handle.fd, memory_order_acquire);
-    if (fd >= 0 && tracker_alive(fd, atomic_load_explicit(
-                                         &handle.alive, memory_order_acquire)) ==
-                       1) {
+    if (fd >= 0 &&
+        tracker_alive(fd, atomic_load_explicit(&handle.alive,
+                                               memory_order_acquire)) == 1) {
         return 0;
     }
     return fail(ensure());
@@ -300,7 +300,8 @@ int rt_setfd(int fd)
     }
     /* The previous write end, if any, stays open: what this process
      * registered there stays protected until it exits. */
-    if (r == 0 && atomic_load_explicit(&handle.fd, memory_order_relaxed) != fd) {
+    if (r == 0 &&
+        atomic_load_explicit(&handle.fd, memory_order_relaxed) != fd) {
         handle.env_checked = 1;
         publish(fd, -1, NULL);
     }
@@ -311,7 +312,8 @@ int rt_setfd(int fd)
 int rt_define_type(const char *rtype, int (*cleanup)(const char *name))
 {
     size_t len;
-    if (rtype == NULL || cleanup == NULL || !rt__rtypes_valid_name(rtype, &len) ||
+    if (rtype == NULL || cleanup == NULL ||
+        !rt__rtypes_valid_name(rtype, &len) ||
         rt__rtypes_find(rtype, len) >= 0) {
         return fail(-EINVAL);
     }

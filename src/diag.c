@@ -72,8 +72,7 @@ void rt__diag_relaunch(void)
     (void)rt__fd_write_msg(2, text, sizeof(text) - 1);
 }
 
-void rt__diag_bad_line(const char *what, const unsigned char *text,
-                       size_t len)
+void rt__diag_bad_line(const char *what, const unsigned char *text, size_t len)
 {
     puts_(PREFIX);
     puts_(what);
@@ -107,8 +106,7 @@ void rt__diag_not_registered(const unsigned char *name, size_t name_len,
     flush();
 }
 
-void rt__diag_cannot_store(const unsigned char *name, size_t name_len,
-                           int err)
+void rt__diag_cannot_store(const unsigned char *name, size_t name_len, int err)
 {
     puts_(PREFIX "cannot register ");
     put_repr(name, name_len);
@@ -181,16 +179,16 @@ void rt__diag_leaks_end(void)
  * other than the space, format characters, private use, noncharacters. The
  * list is not Unicode's full "unassigned" set, which Python also escapes. */
 static const uint32_t unprintable[][2] = {
-    {0x00A0, 0x00A0}, {0x00AD, 0x00AD}, {0x0600, 0x0605},
-    {0x061C, 0x061C}, {0x06DD, 0x06DD}, {0x070F, 0x070F},
-    {0x0890, 0x0891}, {0x08E2, 0x08E2}, {0x180E, 0x180E},
-    {0x1680, 0x1680},
-    {0x2000, 0x200F}, {0x2028, 0x202F}, {0x205F, 0x2064},
-    {0x2066, 0x206F}, {0x3000, 0x3000}, {0xE000, 0xF8FF},
-    {0xFDD0, 0xFDEF}, {0xFEFF, 0xFEFF}, {0xFFF0, 0xFFFB},
-    {0xFFFE, 0xFFFF}, {0x110BD, 0x110BD}, {0x110CD, 0x110CD},
-    {0x13430, 0x1343F}, {0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A},
-    {0xE0000, 0xE00FF}, {0xE01F0, 0xE0FFF}, {0xF0000, 0x10FFFF},
+    {0x00A0, 0x00A0},    {0x00AD, 0x00AD},   {0x0600, 0x0605},
+    {0x061C, 0x061C},    {0x06DD, 0x06DD},   {0x070F, 0x070F},
+    {0x0890, 0x0891},    {0x08E2, 0x08E2},   {0x180E, 0x180E},
+    {0x1680, 0x1680},    {0x2000, 0x200F},   {0x2028, 0x202F},
+    {0x205F, 0x2064},    {0x2066, 0x206F},   {0x3000, 0x3000},
+    {0xE000, 0xF8FF},    {0xFDD0, 0xFDEF},   {0xFEFF, 0xFEFF},
+    {0xFFF0, 0xFFFB},    {0xFFFE, 0xFFFF},   {0x110BD, 0x110BD},
+    {0x110CD, 0x110CD},  {0x13430, 0x1343F}, {0x1BCA0, 0x1BCA3},
+    {0x1D173, 0x1D17A},  {0xE0000, 0xE00FF}, {0xE01F0, 0xE0FFF},
+    {0xF0000, 0x10FFFF},
 };
 
 static int printable(uint32_t cp)
@@ -198,8 +196,7 @@ static int printable(uint32_t cp)
     if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0)) {
         return 0;
     }
-    for (size_t i = 0; i < sizeof(unprintable) / sizeof(unprintable[0]);
-         i++) {
+    for (size_t i = 0; i < sizeof(unprintable) / sizeof(unprintable[0]); i++) {
         if (cp >= unprintable[i][0] && cp <= unprintable[i][1]) {
             return 0;
         }
@@ -245,8 +242,7 @@ static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *ret_cp)
     return len;
 }
 
-static int append(char *buf, size_t cap, size_t *pos, const char *s,
-                  size_t n)
+static int append(char *buf, size_t cap, size_t *pos, const char *s, size_t n)
 {
     if (n > cap - *pos) {
         return -1;
@@ -269,8 +265,8 @@ static int append_escape(char *buf, size_t cap, size_t *pos, char kind,
     return append(buf, cap, pos, esc, (size_t)digits + 2);
 }
 
-int rt__diag_repr(char *buf, size_t cap, size_t *pos,
-                  const unsigned char *name, size_t len)
+int rt__diag_repr(char *buf, size_t cap, size_t *pos, const unsigned char *name,
+                  size_t len)
 {
     /* Python picks double quotes only for a string holding a single quote
      * and no double quote. */

@@ -21,8 +21,7 @@ void rt__diag_relaunch(void);
  * (they format into one static buffer, never allocate). */
 
 /* "resource_tracker: WHAT: 'LINE'" for a line the tracker cannot use. */
-void rt__diag_bad_line(const char *what, const unsigned char *line,
-                       size_t len);
+void rt__diag_bad_line(const char *what, const unsigned char *line, size_t len);
 
 /* CPython's text for a message naming a type the tracker does not know. */
 void rt__diag_unknown_rtype(const unsigned char *name, size_t name_len,
@@ -33,8 +32,7 @@ void rt__diag_not_registered(const unsigned char *name, size_t name_len,
                              const char *rtype);
 
 /* A REGISTER the registry could not store (-ENOMEM or -ENOSPC). */
-void rt__diag_cannot_store(const unsigned char *name, size_t name_len,
-                           int err);
+void rt__diag_cannot_store(const unsigned char *name, size_t name_len, int err);
 
 /* After this many bad lines the tracker stops reporting them, so that a
  * writer pouring garbage cannot flood stderr without end; the exit status
@@ -59,7 +57,7 @@ void rt__diag_leaks_end(void);
  * surrogateescape) to BUF, which has room for CAP bytes, at *POS. Returns 0,
  * or -1 when it did not fit (then *POS is unchanged). Pure; exposed for
  * tests. */
-int rt__diag_repr(char *buf, size_t cap, size_t *pos,
-                  const unsigned char *name, size_t len);
+int rt__diag_repr(char *buf, size_t cap, size_t *pos, const unsigned char *name,
+                  size_t len);
 
 #endif /* RT_DIAG_H */

@@ -81,7 +81,8 @@ int rt__fd_write_masked(int fd, const void *buf, size_t len)
     if (r != 0) {
         return -r;
     }
-    int was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+    int was_pending =
+        sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
     ssize_t n;
     do {
         n = write(fd, buf, len);
@@ -330,10 +331,10 @@ int rt__fd_pipe_alive(int fd)
     do {
         n = poll(&p, 1, 0);
     } while (n < 0 && errno == EINTR);
-    int r = n < 0                          ? -errno
-            : (p.revents & POLLNVAL)       ? -EBADF
+    int r = n < 0                               ? -errno
+            : (p.revents & POLLNVAL)            ? -EBADF
             : (p.revents & (POLLERR | POLLHUP)) ? 0
-                                           : 1;
+                                                : 1;
     errno = saved;
     return r;
 }

@@ -15,7 +15,7 @@
     __attribute__((no_sanitize("address", "thread", "undefined")))
 #elif defined(__GNUC__)
 #define RT_CHILD_SAFE                                                          \
-    __attribute__((no_sanitize_address, no_sanitize_thread,                   \
+    __attribute__((no_sanitize_address, no_sanitize_thread,                    \
                    no_sanitize_undefined))
 #else
 #define RT_CHILD_SAFE
@@ -65,8 +65,6 @@ RT_CHILD_SAFE void rt__fd_close_from(int lowfd);
 /* waitpid(2) on one exact pid, retried on EINTR. Returns the pid, 0 (with
  * WNOHANG) or -errno. */
 pid_t rt__fd_waitpid(pid_t pid, int *ret_status, int flags);
-
-
 
 /* Whether the pipe whose write end is FD still has a reader: 1 yes, 0 no
  * (its tracker is gone), -EBADF when FD is not open. One poll(2), nothing

@@ -86,8 +86,8 @@
  * options (a sanitized build runs a sanitized tracker) and the library path
  * its loader may need. Nothing else of the host's environment. */
 static const char *const env_kept[] = {
-    "ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS=", "TSAN_OPTIONS=",
-    "MSAN_OPTIONS=", "LD_LIBRARY_PATH=",
+    "ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS=",
+    "TSAN_OPTIONS=", "MSAN_OPTIONS=",  "LD_LIBRARY_PATH=",
 };
 #define ENV_MAX 16
 
@@ -249,8 +249,8 @@ static int make_image(void)
     }
     size_t done = 0;
     while (done < rt__tracker_image_size) {
-        ssize_t n = write(fd, rt__tracker_image + done,
-                          rt__tracker_image_size - done);
+        ssize_t n =
+            write(fd, rt__tracker_image + done, rt__tracker_image_size - done);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -439,9 +439,9 @@ static int start(struct rt_launch *in, pid_t *ret_pid)
         if (pid == 0) {
             rt__tracker_run(RT_LAUNCH_READ_FD, -1, RT_LAUNCH_STATUS_FD);
         }
-        struct rt_launch_report rep = {
-            pid > 0 ? RT_REPORT_PID : RT_REPORT_ERROR,
-            pid > 0 ? (int32_t)pid : errno};
+        struct rt_launch_report rep = {pid > 0 ? RT_REPORT_PID
+                                               : RT_REPORT_ERROR,
+                                       pid > 0 ? (int32_t)pid : errno};
         (void)rt__fd_write_msg(RT_LAUNCH_STATUS_FD, &rep, sizeof(rep));
         _exit(0);
     }

@@ -27,11 +27,14 @@ struct rt_launch {
     size_t stack_size;
     void *alive_page; /* the new tracker's liveness page */
 };
-#define RT_LAUNCH_INIT {{-1, -1, -1, -1, -1, -1}, NULL, 0, NULL}
+#define RT_LAUNCH_INIT                                                         \
+    {                                                                          \
+        {-1, -1, -1, -1, -1, -1}, NULL, 0, NULL                                \
+    }
 
 /* A started tracker. */
 struct rt_started {
-    int fd;           /* the pipe's write end, close-on-exec, above 2 */
+    int fd; /* the pipe's write end, close-on-exec, above 2 */
     pid_t pid;
     void *alive_page; /* its liveness page (see alive.h), or NULL */
     int spare_fd;     /* with a liveness page: a read end for the host */

@@ -86,7 +86,8 @@ static const char *next_name(struct level *l)
     if (l->pos >= l->len) {
         long n;
         do {
-            n = syscall(SYS_getdents64, (long)l->fd, l->buf, (long)sizeof(l->buf));
+            n = syscall(SYS_getdents64, (long)l->fd, l->buf,
+                        (long)sizeof(l->buf));
         } while (n < 0 && errno == EINTR);
         if (n <= 0) {
             if (n < 0) {
@@ -122,8 +123,8 @@ static int remove_entry(int depth, const char *name, dev_t dev)
         note(errno);
         return depth;
     }
-    int fd = openat(l->fd, name,
-                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd =
+        openat(l->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         /* ELOOP or ENOTDIR: not a folder (any more); a link swapped in
          * while we work is removed, never entered. */
@@ -137,11 +138,11 @@ static int remove_entry(int depth, const char *name, dev_t dev)
         return depth;
     }
     struct stat st;
-    int err = fstat(fd, &st) < 0     ? errno
-              : st.st_dev != dev     ? EXDEV
-              : depth + 1 == RT_RMTREE_DEPTH ? ELOOP
+    int err = fstat(fd, &st) < 0                ? errno
+              : st.st_dev != dev                ? EXDEV
+              : depth + 1 == RT_RMTREE_DEPTH    ? ELOOP
               : strlen(name) >= sizeof(l->name) ? ENAMETOOLONG
-                                               : 0;
+                                                : 0;
     if (err != 0) {
         note(err);
         rt__fd_close(fd);

@@ -15,10 +15,10 @@
 struct slab_chunk;
 
 struct slab {
-    void *free[RT_SLAB_CLASSES];  /* per class, linked through the blocks */
-    struct slab_chunk *chunks;     /* newest first; bump-allocated */
-    size_t mapped;                 /* bytes mapped, for the size limit */
-    size_t limit;                  /* 0: none */
+    void *free[RT_SLAB_CLASSES]; /* per class, linked through the blocks */
+    struct slab_chunk *chunks;   /* newest first; bump-allocated */
+    size_t mapped;               /* bytes mapped, for the size limit */
+    size_t limit;                /* 0: none */
 };
 
 /* A zeroed struct slab is ready to use. */

@@ -194,8 +194,8 @@ static int shutdown_report(void)
         }
         leaks = 1;
         rt__diag_leaks_begin(rt__rtypes_get(t)->name, count);
-        for (const struct rt_entry *e = rt__registry_first(&reg, t);
-             e != NULL; e = e->next) {
+        for (const struct rt_entry *e = rt__registry_first(&reg, t); e != NULL;
+             e = e->next) {
             rt__diag_leaks_name(e->name, e->len);
         }
         rt__diag_leaks_end();

@@ -8,8 +8,8 @@
 
 /* Exit statuses, as CPython 3.13+'s tracker. */
 enum {
-    RT_EXIT_CLEAN = 0,      /* nothing was left registered */
-    RT_EXIT_LEAKS = 1,      /* leftovers were cleaned up */
+    RT_EXIT_CLEAN = 0, /* nothing was left registered */
+    RT_EXIT_LEAKS = 1, /* leftovers were cleaned up */
     RT_EXIT_CLEANUP_FAILED = 2,
     RT_EXIT_BAD_MESSAGE = 3, /* a line could not be used, nothing else */
 };

@@ -30,7 +30,8 @@ static size_t b64_encode(char *out, const unsigned char *in, size_t n)
     char *o = out;
     size_t i = 0;
     for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        uint32_t v =
+            (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
         *o++ = b64_alphabet[v >> 18];
         *o++ = b64_alphabet[(v >> 12) & 63];
         *o++ = b64_alphabet[(v >> 6) & 63];
@@ -73,8 +74,7 @@ static int b64_value(unsigned char c)
 
 /* Decodes N characters of base64, padding optional. Returns the byte count
  * or -1. */
-static ssize_t b64_decode(unsigned char *out, const unsigned char *in,
-                          size_t n)
+static ssize_t b64_decode(unsigned char *out, const unsigned char *in, size_t n)
 {
     if (n % 4 == 0 && n > 0 && in[n - 1] == '=') {
         n -= (n > 1 && in[n - 2] == '=') ? 2 : 1;
@@ -273,8 +273,7 @@ struct json {
 
 static void json_ws(struct json *j)
 {
-    while (j->p < j->end && is_space(*j->p) && *j->p != '\v' &&
-           *j->p != '\f') {
+    while (j->p < j->end && is_space(*j->p) && *j->p != '\v' && *j->p != '\f') {
         j->p++;
     }
 }

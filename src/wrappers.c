@@ -135,8 +135,7 @@ static void shm_release(void *ret)
     errno = saved;
 }
 
-static int shm_create(const char *name, int oflag, const void *args,
-                      void *ret)
+static int shm_create(const char *name, int oflag, const void *args, void *ret)
 {
     int *fd = ret;
     *fd = shm_open(name, oflag, *(const mode_t *)args);
@@ -208,16 +207,16 @@ static int sem_path(char *buf, size_t len, const char *name)
 /* Writes a new semaphore of VALUE into the file at PATH (O_EXCL). */
 static int sem_write(const char *path, mode_t mode, unsigned value)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                  mode);
+    int fd =
+        open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0) {
         return -1;
     }
     sem_t *sem = MAP_FAILED;
     int r = ftruncate(fd, sizeof(sem_t));
     if (r == 0) {
-        sem = mmap(NULL, sizeof(sem_t), PROT_READ | PROT_WRITE, MAP_SHARED,
-                   fd, 0);
+        sem = mmap(NULL, sizeof(sem_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                   0);
         r = sem == MAP_FAILED ? -1 : sem_init(sem, 1, value);
     }
     int err = errno;
@@ -287,7 +286,7 @@ sem_t *rt_sem_open(const char *name, int oflag, ...)
         /* clang 14's analyzer loses the va_start right above (a false
          * valist.Uninitialized), hence the NOLINTs. */
         a.mode = (mode_t)va_arg(ap, unsigned); /* NOLINT */
-        a.value = va_arg(ap, unsigned); /* NOLINT: see above */
+        a.value = va_arg(ap, unsigned);        /* NOLINT: see above */
         va_end(ap);
     }
     sem_t *sem = SEM_FAILED;

@@ -14,11 +14,11 @@
 #include "registry.h"
 #include "wire.h"
 
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            __builtin_trap();                                                \
-        }                                                                    \
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            __builtin_trap();                                                  \
+        }                                                                      \
     } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -204,8 +204,7 @@ static void apply_register(unsigned t, const unsigned char *name, size_t len)
     CHECK(rt__registry_contains(&reg, t, name, len));
 }
 
-static void apply_unregister(unsigned t, const unsigned char *name,
-                             size_t len)
+static void apply_unregister(unsigned t, const unsigned char *name, size_t len)
 {
     long at = shadow_find(t, name, len);
     if (at >= 0) {
@@ -277,8 +276,8 @@ static void check_encoding(enum rt_cmd cmd, const unsigned char *name,
     memcpy(cname, name, name_len);
     cname[name_len] = '\0';
     char *cbuf = xmalloc(RT_MSG_MAX);
-    ssize_t cn = rt__wire_encode_cstr(cbuf, cmd, cname, (const char *)rtype,
-                                      rtype_len);
+    ssize_t cn =
+        rt__wire_encode_cstr(cbuf, cmd, cname, (const char *)rtype, rtype_len);
     CHECK(cn == n);
     CHECK(n < 0 || memcmp(cbuf, buf, (size_t)n) == 0);
     free(cbuf);
@@ -353,7 +352,7 @@ static void handle_line(const unsigned char *data, size_t len)
           r == RT_WIRE_BAD_NAME);
     CHECK(rt__wire_strerror(r) != NULL);
 
-#define INSIDE(p, n)                                                         \
+#define INSIDE(p, n)                                                           \
     (in_span((p), (n), line, len) || in_span((p), (n), scratch, scratch_len))
 
     if (r == RT_WIRE_UNKNOWN_CMD || r == RT_WIRE_BAD_NAME || r == 0) {
@@ -361,8 +360,7 @@ static void handle_line(const unsigned char *data, size_t len)
          * shows; after that error it names none of the three. */
         CHECK(INSIDE(m.cmd_text, m.cmd_len));
         int known = 0;
-        for (size_t i = 0; i < sizeof(cmd_names) / sizeof(cmd_names[0]);
-             i++) {
+        for (size_t i = 0; i < sizeof(cmd_names) / sizeof(cmd_names[0]); i++) {
             known |= span_is(m.cmd_text, m.cmd_len, cmd_names[i]);
         }
         CHECK(known == (r != RT_WIRE_UNKNOWN_CMD));

@@ -19,9 +19,16 @@ static int bad_rtypes_and_names(void *arg, int w)
 {
     (void)arg;
     static const char *const bad_rtypes[] = {
-        "",           "Semaphore",     "shared-memory", "shared memory",
-        "semaphore ", "nope",          "noop",          "sem\xc3\xa9",
-        "a:b",        "shared_memory\n",
+        "",
+        "Semaphore",
+        "shared-memory",
+        "shared memory",
+        "semaphore ",
+        "nope",
+        "noop",
+        "sem\xc3\xa9",
+        "a:b",
+        "shared_memory\n",
         "abcdefghijklmnopqrstuvwxyz0123456789", /* too long to be known */
     };
     for (size_t i = 0; i < sizeof(bad_rtypes) / sizeof(bad_rtypes[0]); i++) {

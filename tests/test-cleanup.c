@@ -55,9 +55,8 @@ static int host(void *arg, int w)
             return 91;
         }
     }
-    if (s->unregister &&
-        (unlink_it(s->rtype, s->names[0]) < 0 ||
-         rt_unregister(s->names[0], s->rtype) < 0)) {
+    if (s->unregister && (unlink_it(s->rtype, s->names[0]) < 0 ||
+                          rt_unregister(s->names[0], s->rtype) < 0)) {
         return 92;
     }
     rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
@@ -128,9 +127,8 @@ static void seed_scenario(void **state, const char *rtype, int sig)
              "clean up at shutdown: {'%s', '%s'}\n",
              rtype, n1, n2);
     assert_non_null(strstr(err, want));
-    snprintf(want, sizeof(want),
-             "resource_tracker: '%s': [Errno %d] %s\n", n1, ENOENT,
-             strerror(ENOENT));
+    snprintf(want, sizeof(want), "resource_tracker: '%s': [Errno %d] %s\n", n1,
+             ENOENT, strerror(ENOENT));
     assert_non_null(strstr(err, want));
     assert_int_equal(rt_test_count(err, "resource_tracker:"), 2);
     assert_int_equal(status, 2); /* a cleanup failed */

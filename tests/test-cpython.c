@@ -91,9 +91,8 @@ static const char py_parent[] =
  * stderr appended to ERRPATH. The environment is ours without
  * RESOURCE_TRACKER_FD, plus ENV when not NULL; KEEP_FD >= 0 stays open
  * under its own number. Returns the pid, or -1 with errno set. */
-static pid_t spawn_python(const char *const *argv, const char *env,
-                          int keep_fd, const char *errpath, int *ret_in,
-                          int *ret_out)
+static pid_t spawn_python(const char *const *argv, const char *env, int keep_fd,
+                          const char *errpath, int *ret_in, int *ret_out)
 {
     char *envp[512];
     size_t e = 0;
@@ -132,15 +131,13 @@ static pid_t spawn_python(const char *const *argv, const char *env,
     } else {
         posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     }
-    posix_spawn_file_actions_addopen(&fa, 2, errpath, O_WRONLY | O_APPEND,
-                                     0);
+    posix_spawn_file_actions_addopen(&fa, 2, errpath, O_WRONLY | O_APPEND, 0);
     if (keep_fd >= 0) {
         /* dup2 onto itself clears FD_CLOEXEC (POSIX 2024, glibc 2.29). */
         posix_spawn_file_actions_adddup2(&fa, keep_fd, keep_fd);
     }
     pid_t pid;
-    int r = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv,
-                         envp);
+    int r = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     if (ret_in != NULL) {
         close(in[0]);
@@ -233,8 +230,8 @@ static int ours_host(void *arg, int w)
     } else {
         snprintf(env, sizeof(env), "%s=%d", RT_ENV_FD, fd);
     }
-    const char *const argv[] = {"python3", "-c", py_uses_ours, a->shm,
-                                a->sem, NULL};
+    const char *const argv[] = {"python3", "-c",   py_uses_ours,
+                                a->shm,    a->sem, NULL};
     int out;
     pid_t py = spawn_python(argv, env, fd, a->t->errpath, NULL, &out);
     if (py < 0) {
@@ -302,11 +299,13 @@ static void python_registers_with_our_tracker(void **state, int exact)
     assert_false(rt_test_shm_exists(shm));
     assert_false(rt_test_sem_exists(sem));
     char want[512];
-    snprintf(want, sizeof(want), "resource_tracker: There appear to be 1 "
+    snprintf(want, sizeof(want),
+             "resource_tracker: There appear to be 1 "
              "leaked shared_memory objects to clean up at shutdown: {'%s'}\n",
              shm);
     expect_in_stderr(t, want);
-    snprintf(want, sizeof(want), "resource_tracker: There appear to be 1 "
+    snprintf(want, sizeof(want),
+             "resource_tracker: There appear to be 1 "
              "leaked semaphore objects to clean up at shutdown: {'%s'}\n",
              sem);
     expect_in_stderr(t, want);
@@ -358,9 +357,14 @@ static void c_child_adopts_cpython_tracker(void **state, int exact)
     char sem[128];
     rt_test_name(t, shm, sizeof(shm), "cshm");
     rt_test_name(t, sem, sizeof(sem), "csem");
-    const char *const argv[] = {"python3", "-c", py_parent,
+    const char *const argv[] = {"python3",
+                                "-c",
+                                py_parent,
                                 rt_test_child_path(),
-                                exact ? "exact" : "bare", shm, sem, NULL};
+                                exact ? "exact" : "bare",
+                                shm,
+                                sem,
+                                NULL};
     int in;
     int out;
     pid_t parent = spawn_python(argv, NULL, -1, t->errpath, &in, &out);
@@ -411,8 +415,10 @@ static void c_child_adopts_cpython_tracker(void **state, int exact)
     const char *names[] = {shm, sem};
     for (int i = 0; i < 2; i++) {
         char want[256];
-        snprintf(want, sizeof(want), "resource_tracker: There appear to be 1 "
-                 "leaked %s objects to clean up at shutdown", rtypes[i]);
+        snprintf(want, sizeof(want),
+                 "resource_tracker: There appear to be 1 "
+                 "leaked %s objects to clean up at shutdown",
+                 rtypes[i]);
         expect_in_stderr(t, want);
         const char *tail = strstr(rt_test_stderr(t), want) + strlen(want);
         if (tail[0] == ':') {

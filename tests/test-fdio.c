@@ -19,8 +19,8 @@
  * one was pending before, which must stay. */
 static int widowed_writes(void *arg, int w)
 {
-    int (*writer)(int, const void *, size_t) = *(int (**)(int, const void *,
-                                                          size_t))arg;
+    int (*writer)(int, const void *, size_t) =
+        *(int (**)(int, const void *, size_t))arg;
     signal(SIGPIPE, SIG_DFL);
     int p[2];
     if (pipe(p) < 0) {

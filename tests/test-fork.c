@@ -63,9 +63,8 @@ static void forked_child_reuses_tracker(void **state)
     struct rt_test *t = *state;
     char name[128];
     int rfd;
-    pid_t pid = rt_test_fork(t, reuse_host,
-                             (void *)rt_test_name(t, name, sizeof(name), "c"),
-                             &rfd);
+    pid_t pid = rt_test_fork(
+        t, reuse_host, (void *)rt_test_name(t, name, sizeof(name), "c"), &rfd);
     long tracker = rt_test_read_value(rfd, "pid", 20);
     close(rfd);
     assert_true(tracker > 0);

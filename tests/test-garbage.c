@@ -18,7 +18,7 @@
 
 struct bad {
     const char *bytes;
-    size_t len; /* 0: strlen */
+    size_t len;          /* 0: strlen */
     const char *warning; /* what the warning line says */
 };
 
@@ -99,11 +99,11 @@ static int host(void *arg, int w)
     memset(longline, 'A', LONG_LINE);
     longline[LONG_LINE] = '\n';
     for (size_t i = 0; i < N_BAD; i++) {
-        const char *p = bad_lines[i].bytes != NULL ? bad_lines[i].bytes
-                                                   : longline;
-        size_t n = bad_lines[i].bytes == NULL  ? LONG_LINE + 1
-                   : bad_lines[i].len != 0     ? bad_lines[i].len
-                                               : strlen(p);
+        const char *p =
+            bad_lines[i].bytes != NULL ? bad_lines[i].bytes : longline;
+        size_t n = bad_lines[i].bytes == NULL ? LONG_LINE + 1
+                   : bad_lines[i].len != 0    ? bad_lines[i].len
+                                              : strlen(p);
         if (write_all(fd, p, n) < 0) {
             return 93;
         }

@@ -192,8 +192,9 @@ static int signal_host(void *arg, int w)
     RT_CHECK(w, rt_unregister("/rt-hygiene-unused", RT_SHARED_MEMORY), 0, 0);
     sigset_t now;
     pthread_sigmask(SIG_SETMASK, NULL, &now);
-    RT_CHECK_EQ(w, sigismember(&now, SIGQUIT) && sigismember(&now, SIGALRM) &&
-                       !sigismember(&now, SIGPIPE) && !sigismember(&now, SIGINT),
+    RT_CHECK_EQ(w,
+                sigismember(&now, SIGQUIT) && sigismember(&now, SIGALRM) &&
+                    !sigismember(&now, SIGPIPE) && !sigismember(&now, SIGINT),
                 1);
     struct sigaction cur;
     sigaction(SIGUSR1, NULL, &cur);
@@ -225,9 +226,9 @@ static int signal_host(void *arg, int w)
         (1ULL << (SIGFPE - 1)) | (1ULL << (SIGILL - 1)) |
         (1ULL << (SIGABRT - 1)) | (1ULL << (SIGTRAP - 1));
     /* valgrind itself catches every signal in the processes it runs. */
-    RT_CHECK_EQ(w, (proc_mask(tracker, "SigCgt:") & ~faults) == 0 ||
-                       rt_test_valgrind(),
-                1);
+    RT_CHECK_EQ(
+        w, (proc_mask(tracker, "SigCgt:") & ~faults) == 0 || rt_test_valgrind(),
+        1);
     return rt_test_failures;
 }
 
@@ -339,8 +340,9 @@ static int big_host(void *arg, int w)
     long pss = smaps_kb(big, "Pss:");
     long anon = smaps_kb(big, "Anonymous:");
     if (small_pss < 0 || pss < 0 || pss > small_pss + 8 * 1024) {
-        rt_test_say(w, "tracker Pss %ld kB from a small host, %ld kB (%ld kB "
-                       "anonymous) from a 256 MiB one",
+        rt_test_say(w,
+                    "tracker Pss %ld kB from a small host, %ld kB (%ld kB "
+                    "anonymous) from a 256 MiB one",
                     small_pss, pss, anon);
         return 1;
     }

@@ -22,9 +22,9 @@
 
 struct child_run {
     struct rt_test *t;
-    const char *env;        /* RESOURCE_TRACKER_FD=... or NULL */
-    int keep_fd;            /* descriptor the child inherits, or -1 */
-    const char *args[12];   /* helper commands */
+    const char *env;      /* RESOURCE_TRACKER_FD=... or NULL */
+    int keep_fd;          /* descriptor the child inherits, or -1 */
+    const char *args[12]; /* helper commands */
 };
 
 /* Runs the helper, collects its output lines into OUT, waits for it.
@@ -74,7 +74,9 @@ static int adopt_host(void *arg, int w)
     } else {
         snprintf(env, sizeof(env), "%s=%d", RT_ENV_FD, fd);
     }
-    struct child_run c = {a->t, a->by_setfd ? NULL : env, fd,
+    struct child_run c = {a->t,
+                          a->by_setfd ? NULL : env,
+                          fd,
                           {"pid", "fdinfo", "shm", a->name, "pid", NULL}};
     if (a->by_setfd) {
         c.args[0] = "setfd";
@@ -99,8 +101,8 @@ static int adopt_host(void *arg, int w)
     RT_CHECK_EQ(w, strcmp(out[base + 1], want_fd), 0);
     RT_CHECK_EQ(w, strcmp(out[base + 2], "shm 0 0"), 0);
     if (rt_test_failures > 0) {
-        rt_test_say(w, "child said '%s' '%s' '%s' '%s'", out[0], out[1],
-                    out[2], out[3]);
+        rt_test_say(w, "child said '%s' '%s' '%s' '%s'", out[0], out[1], out[2],
+                    out[3]);
     }
     rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
     return rt_test_failures;
@@ -135,8 +137,10 @@ static void adopt(void **state, int exact, int by_setfd)
     assert_int_equal(WEXITSTATUS(st), 1);
     assert_false(rt_test_shm_exists(name));
     char want[256];
-    snprintf(want, sizeof(want), "1 leaked shared_memory objects to clean up "
-                                 "at shutdown: {'%s'}", name);
+    snprintf(want, sizeof(want),
+             "1 leaked shared_memory objects to clean up "
+             "at shutdown: {'%s'}",
+             name);
     assert_non_null(strstr(rt_test_stderr(t), want));
 }
 
@@ -158,8 +162,11 @@ static void exec_child_adopts_by_rt_setfd(void **state)
 /* The helper starts its own tracker: a positive pid. */
 static void expect_own_tracker(struct rt_test *t, const char *env, int keep)
 {
-    struct child_run c = {t, env, keep, {"reg", "/rt-inherit-unused",
-                                         RT_SHARED_MEMORY, "pid", NULL}};
+    struct child_run c = {
+        t,
+        env,
+        keep,
+        {"reg", "/rt-inherit-unused", RT_SHARED_MEMORY, "pid", NULL}};
     char out[2][128];
     int status = run_child(&c, out, 2);
     if (status != 0 || strcmp(out[0], "reg 0 0") != 0 ||
@@ -173,9 +180,22 @@ static void garbage_values_are_ignored(void **state)
 {
     struct rt_test *t = *state;
     static const char *const values[] = {
-        "",      "abc",   "-1",     " 5",    "5 ",        "+5",
-        "5x",    "5:1",   "5:1:2:3", "0x5",  "99999999999999999999",
-        "1",     "2",     "0",      "5::",   ":5",
+        "",
+        "abc",
+        "-1",
+        " 5",
+        "5 ",
+        "+5",
+        "5x",
+        "5:1",
+        "5:1:2:3",
+        "0x5",
+        "99999999999999999999",
+        "1",
+        "2",
+        "0",
+        "5::",
+        ":5",
     };
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
         char env[128];

@@ -50,13 +50,13 @@ static void registration_order_is_kept(void **state)
     char buf[64];
     size_t len;
     for (unsigned i = 0; i < 10; i++) {
-        assert_int_equal((len = key(buf, i), rt__registry_add(&r, 3, K(buf), len)),
-                         1);
+        assert_int_equal(
+            (len = key(buf, i), rt__registry_add(&r, 3, K(buf), len)), 1);
     }
-    assert_int_equal((len = key(buf, 4), rt__registry_remove(&r, 3, K(buf), len)),
-                     0);
-    assert_int_equal((len = key(buf, 0), rt__registry_remove(&r, 3, K(buf), len)),
-                     0);
+    assert_int_equal(
+        (len = key(buf, 4), rt__registry_remove(&r, 3, K(buf), len)), 0);
+    assert_int_equal(
+        (len = key(buf, 0), rt__registry_remove(&r, 3, K(buf), len)), 0);
     static const unsigned order[] = {1, 2, 3, 5, 6, 7, 8, 9};
     size_t k = 0;
     for (const struct rt_entry *e = rt__registry_first(&r, 3); e != NULL;
@@ -79,29 +79,31 @@ static void many_names_then_reuse_without_growth(void **state)
     char buf[64];
     size_t len;
     for (unsigned i = 0; i < N_MANY; i++) {
-        assert_int_equal((len = key(buf, i), rt__registry_add(&r, 1, K(buf), len)),
-                         1);
+        assert_int_equal(
+            (len = key(buf, i), rt__registry_add(&r, 1, K(buf), len)), 1);
     }
     assert_int_equal(rt__registry_count(&r, 1), N_MANY);
     size_t mapped = r.slab.mapped;
     for (unsigned i = 0; i < N_MANY; i += 2) {
-        assert_int_equal((len = key(buf, i), rt__registry_remove(&r, 1, K(buf), len)),
-                         0);
+        assert_int_equal(
+            (len = key(buf, i), rt__registry_remove(&r, 1, K(buf), len)), 0);
     }
     for (unsigned i = 0; i < N_MANY; i++) {
-        assert_int_equal((len = key(buf, i), rt__registry_contains(&r, 1, K(buf), len)),
-                         i % 2);
+        assert_int_equal(
+            (len = key(buf, i), rt__registry_contains(&r, 1, K(buf), len)),
+            i % 2);
     }
     for (unsigned i = 1; i < N_MANY; i += 2) {
-        assert_int_equal((len = key(buf, i), rt__registry_remove(&r, 1, K(buf), len)),
-                         0);
+        assert_int_equal(
+            (len = key(buf, i), rt__registry_remove(&r, 1, K(buf), len)), 0);
     }
     assert_int_equal(r.count, 0);
     assert_null(rt__registry_first(&r, 1));
     /* A second round of the same size lives in the memory of the first. */
     for (unsigned i = 0; i < N_MANY; i++) {
-        assert_int_equal((len = key(buf, i + N_MANY), rt__registry_add(&r, 1, K(buf), len)),
-                         1);
+        assert_int_equal(
+            (len = key(buf, i + N_MANY), rt__registry_add(&r, 1, K(buf), len)),
+            1);
     }
     assert_int_equal(r.slab.mapped, mapped);
     rt__registry_free(&r);
@@ -116,11 +118,11 @@ static void limits_keep_what_is_held(void **state)
     size_t len;
     rt__registry_init(&r, 1, 100, 0);
     for (unsigned i = 0; i < 100; i++) {
-        assert_int_equal((len = key(buf, i), rt__registry_add(&r, 1, K(buf), len)),
-                         1);
+        assert_int_equal(
+            (len = key(buf, i), rt__registry_add(&r, 1, K(buf), len)), 1);
     }
-    assert_int_equal((len = key(buf, 100), rt__registry_add(&r, 1, K(buf), len)),
-                     -ENOSPC);
+    assert_int_equal(
+        (len = key(buf, 100), rt__registry_add(&r, 1, K(buf), len)), -ENOSPC);
     assert_int_equal(r.count, 100);
     rt__registry_free(&r);
 
@@ -166,12 +168,13 @@ static void colliding_hashes_still_work(void **state)
         (len = key(buf, i), rt__registry_add(&r, 1, K(buf), len));
     }
     for (unsigned i = 0; i < 190; i += 3) {
-        assert_int_equal((len = key(buf, i), rt__registry_remove(&r, 1, K(buf), len)),
-                         0);
+        assert_int_equal(
+            (len = key(buf, i), rt__registry_remove(&r, 1, K(buf), len)), 0);
     }
     for (unsigned i = 0; i < 190; i++) {
-        assert_int_equal((len = key(buf, i), rt__registry_contains(&r, 1, K(buf), len)),
-                         i % 3 != 0);
+        assert_int_equal(
+            (len = key(buf, i), rt__registry_contains(&r, 1, K(buf), len)),
+            i % 3 != 0);
     }
     rt__registry_free(&r);
 }

@@ -22,10 +22,10 @@
     "resources might leak.\n"
 
 struct host_args {
-    int go_fd;         /* the host waits for a byte here before going on */
-    const char *name;  /* shared memory created and registered afterwards */
-    int use_register;  /* after the wait, rt_register directly (no ensure) */
-    int threads;       /* > 0: that many threads register after the wait */
+    int go_fd;        /* the host waits for a byte here before going on */
+    const char *name; /* shared memory created and registered afterwards */
+    int use_register; /* after the wait, rt_register directly (no ensure) */
+    int threads;      /* > 0: that many threads register after the wait */
 };
 
 static void wait_go(int fd)
@@ -46,10 +46,10 @@ static void *register_one(void *arg)
     struct reg_job *j = arg;
     char name[128];
     snprintf(name, sizeof(name), "%s-t%d", j->prefix, j->index);
-    j->result = rt_test_make_shm(name) == 0 &&
-                        rt_register(name, RT_SHARED_MEMORY) == 0
-                    ? 0
-                    : -1;
+    j->result =
+        rt_test_make_shm(name) == 0 && rt_register(name, RT_SHARED_MEMORY) == 0
+            ? 0
+            : -1;
     return NULL;
 }
 
@@ -173,8 +173,8 @@ static void sigpipe_is_ignored(void **state)
  * default action ends a process do not either. */
 static void other_terminating_signals_are_ignored(void **state)
 {
-    static const int sigs[] = {SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGXCPU,
-                               SIGPROF, SIGVTALRM};
+    static const int sigs[] = {SIGQUIT, SIGUSR1, SIGUSR2,  SIGALRM,
+                               SIGXCPU, SIGPROF, SIGVTALRM};
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
         struct rt_test *t = *state;
         ignored(state, sigs[i]);

@@ -54,8 +54,12 @@ static int spawn_host(void *arg, int w)
     char cmd_pid[] = "pid";
     char cmd_fd[] = "fdinfo";
     char cmd_shm[] = "shm";
-    char *argv[] = {(char *)rt_test_child_path(), cmd_pid, cmd_fd, cmd_shm,
-                    (char *)a->name, NULL};
+    char *argv[] = {(char *)rt_test_child_path(),
+                    cmd_pid,
+                    cmd_fd,
+                    cmd_shm,
+                    (char *)a->name,
+                    NULL};
     pid_t child;
     RT_CHECK_EQ(w, posix_spawn(&child, argv[0], &fa, NULL, argv, envp), 0);
     rt_spawn_free(envp);

@@ -120,8 +120,10 @@ static void file_is_unlinked(void **state)
     assert_int_equal(run_killed(t, host_register, &r), 1);
     assert_false(path_exists(path));
     char want[512];
-    snprintf(want, sizeof(want), "1 leaked file objects to clean up at "
-                                 "shutdown: {'%s'}", path);
+    snprintf(want, sizeof(want),
+             "1 leaked file objects to clean up at "
+             "shutdown: {'%s'}",
+             path);
     assert_non_null(strstr(rt_test_stderr(t), want));
 }
 
@@ -355,7 +357,8 @@ static int custom_host(void *arg, int w)
     if (rt_test_valgrind()) {
         /* Under valgrind every process's executable is valgrind's. */
     } else if (readlink("/proc/self/exe", mine, sizeof(mine) - 1) < 0 ||
-        readlink(exe, its, sizeof(its) - 1) < 0 || strcmp(mine, its) != 0) {
+               readlink(exe, its, sizeof(its) - 1) < 0 ||
+               strcmp(mine, its) != 0) {
         rt_test_say(w, "tracker runs '%s', we run '%s'", its, mine);
         return 92;
     }
@@ -376,8 +379,8 @@ static void custom_type_cleanup_runs_in_tracker(void **state)
     }
     /* Busy threads during the start, except under valgrind (see
      * test-fork.c: a multithreaded start can hang inside valgrind). */
-    struct custom_args a = {{"one", "two", "deny-me", "code-it"}, 4,
-                            rt_test_valgrind() ? 0 : 4};
+    struct custom_args a = {
+        {"one", "two", "deny-me", "code-it"}, 4, rt_test_valgrind() ? 0 : 4};
     assert_int_equal(run_killed(t, custom_host, &a), 2);
     for (int i = 0; i < 2; i++) {
         snprintf(p, sizeof(p), "%s/%s", marker_dir, names[i]);
@@ -410,13 +413,15 @@ static int define_errors(void *arg, int w)
     RT_CHECK(w, rt_define_type("", dummy_cleanup), -1, EINVAL);
     RT_CHECK(w, rt_define_type("Bad", dummy_cleanup), -1, EINVAL);
     RT_CHECK(w, rt_define_type("has space", dummy_cleanup), -1, EINVAL);
-    RT_CHECK(w, rt_define_type("abcdefghijklmnopqrstuvwxyz0123456", dummy_cleanup),
+    RT_CHECK(w,
+             rt_define_type("abcdefghijklmnopqrstuvwxyz0123456", dummy_cleanup),
              -1, EINVAL);
     RT_CHECK(w, rt_define_type("ok_type", NULL), -1, EINVAL);
     RT_CHECK(w, rt_define_type("semaphore", dummy_cleanup), -1, EINVAL);
     RT_CHECK(w, rt_define_type("noop", dummy_cleanup), -1, EINVAL);
     RT_CHECK(w, rt_register("/x", "ok_type"), -1, EINVAL); /* not defined */
-    RT_CHECK(w, rt_define_type("abcdefghijklmnopqrstuvwxyz012345", dummy_cleanup),
+    RT_CHECK(w,
+             rt_define_type("abcdefghijklmnopqrstuvwxyz012345", dummy_cleanup),
              0, 0);
     RT_CHECK(w, rt_define_type("ok_type", dummy_cleanup), 0, 0);
     RT_CHECK(w, rt_define_type("ok_type", dummy_cleanup), -1, EINVAL);

@@ -39,8 +39,8 @@ static void encode_json_form_for_unprintable_names(void **state)
     (void)state;
     char buf[RT_MSG_MAX];
     /* "/a\nb" in URL-safe base64 is "L2EKYg==". */
-    ssize_t n = rt__wire_encode(buf, RT_CMD_REGISTER, "/a\nb", 4,
-                                "shared_memory", 13);
+    ssize_t n =
+        rt__wire_encode(buf, RT_CMD_REGISTER, "/a\nb", 4, "shared_memory", 13);
     const char *want = "{\"cmd\":\"REGISTER\",\"rtype\":\"shared_memory\","
                        "\"base64_name\":\"L2EKYg==\"}\n";
     assert_int_equal(n, strlen(want));
@@ -61,22 +61,22 @@ static void encode_limits(void **state)
     size_t fit = RT_MSG_MAX - strlen("REGISTER::semaphore\n");
     memset(name, 'x', sizeof(name));
     name[0] = '/';
-    assert_int_equal(rt__wire_encode(buf, RT_CMD_REGISTER, name, fit,
-                                     "semaphore", 9),
-                     RT_MSG_MAX);
-    assert_int_equal(rt__wire_encode(buf, RT_CMD_REGISTER, name, fit + 1,
-                                     "semaphore", 9),
-                     -ENAMETOOLONG);
+    assert_int_equal(
+        rt__wire_encode(buf, RT_CMD_REGISTER, name, fit, "semaphore", 9),
+        RT_MSG_MAX);
+    assert_int_equal(
+        rt__wire_encode(buf, RT_CMD_REGISTER, name, fit + 1, "semaphore", 9),
+        -ENAMETOOLONG);
     /* JSON form: 4 base64 characters per 3 bytes. */
     size_t fixed = strlen("{\"cmd\":\"REGISTER\",\"rtype\":\"semaphore\","
                           "\"base64_name\":\"\"}\n");
     size_t jfit = (RT_MSG_MAX - fixed) / 4 * 3;
     name[1] = '\n';
-    assert_true(rt__wire_encode(buf, RT_CMD_REGISTER, name, jfit, "semaphore",
-                                9) > 0);
-    assert_int_equal(rt__wire_encode(buf, RT_CMD_REGISTER, name, jfit + 1,
-                                     "semaphore", 9),
-                     -ENAMETOOLONG);
+    assert_true(
+        rt__wire_encode(buf, RT_CMD_REGISTER, name, jfit, "semaphore", 9) > 0);
+    assert_int_equal(
+        rt__wire_encode(buf, RT_CMD_REGISTER, name, jfit + 1, "semaphore", 9),
+        -ENAMETOOLONG);
 }
 
 static void parse_colon_form(void **state)
@@ -134,8 +134,9 @@ static void round_trip(void **state)
 {
     (void)state;
     static const char *const names[] = {
-        "/plain", "/with:colons:", "/new\nline", "/caf\xc3\xa9",
-        "/\x01\x02\x7f\xff", "/ spaces ", "{/brace",
+        "/plain",       "/with:colons:",     "/new\nline",
+        "/caf\xc3\xa9", "/\x01\x02\x7f\xff", "/ spaces ",
+        "{/brace",
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         char buf[RT_MSG_MAX];
@@ -144,9 +145,8 @@ static void round_trip(void **state)
                                     "shared_memory", 13);
         assert_true(n > 0);
         struct rt_msg m;
-        assert_int_equal(rt__wire_parse((unsigned char *)buf, (size_t)n,
-                                        scratch, &m),
-                         0);
+        assert_int_equal(
+            rt__wire_parse((unsigned char *)buf, (size_t)n, scratch, &m), 0);
         assert_int_equal(m.cmd, RT_CMD_UNREGISTER);
         assert_int_equal(m.name_len, len);
         assert_memory_equal(m.name, names[i], len);
@@ -180,9 +180,9 @@ static void parse_rejects_garbage(void **state)
                            "\"rtype\":\"noop\"}",
                            &m),
                      RT_WIRE_MALFORMED);
-    assert_int_equal(parse("{\"cmd\":\"PROBE\",\"rtype\":\"noop\",\"n\":[1,",
-                           &m),
-                     RT_WIRE_MALFORMED);
+    assert_int_equal(
+        parse("{\"cmd\":\"PROBE\",\"rtype\":\"noop\",\"n\":[1,", &m),
+        RT_WIRE_MALFORMED);
     assert_int_equal(parse("{\"cmd\":\"PROBE\",\"rtype\":\"noop\",\"n\":"
                            "[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}",
                            &m),
@@ -199,17 +199,17 @@ static void parse_rejects_garbage(void **state)
                            "\"base64_name\":\"\\ud800\"}",
                            &m),
                      RT_WIRE_MALFORMED); /* lone surrogate */
-    assert_int_equal(parse("{\"cmd\":\"REGISTER\",\"rtype\":\"semaphore\"}",
-                           &m),
-                     RT_WIRE_BAD_NAME);
+    assert_int_equal(
+        parse("{\"cmd\":\"REGISTER\",\"rtype\":\"semaphore\"}", &m),
+        RT_WIRE_BAD_NAME);
 }
 
 static const char *repr(const char *s, size_t n)
 {
     static char out[4096];
     size_t pos = 0;
-    if (rt__diag_repr(out, sizeof(out) - 1, &pos, (const unsigned char *)s,
-                      n) < 0) {
+    if (rt__diag_repr(out, sizeof(out) - 1, &pos, (const unsigned char *)s, n) <
+        0) {
         return "<overflow>";
     }
     out[pos] = '\0';

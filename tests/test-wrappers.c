@@ -48,7 +48,7 @@ static int wrap_open(enum kind k, const char *name, int oflag)
 
 static int wrap_unlink(enum kind k, const char *name)
 {
-    return k == SHM ? rt_shm_unlink(name)
+    return k == SHM   ? rt_shm_unlink(name)
            : k == SEM ? rt_sem_unlink(name)
                       : rt_mq_unlink(name);
 }

@@ -411,8 +411,9 @@ void rt_test_check(int wfd, int line, const char *what, long got, long want,
         return;
     }
     rt_test_failures++;
-    rt_test_say(wfd, "line %d: %s returned %ld (errno %d: %s), want %ld"
-                     " (errno %d: %s)",
+    rt_test_say(wfd,
+                "line %d: %s returned %ld (errno %d: %s), want %ld"
+                " (errno %d: %s)",
                 line, what, got, got == -1 ? err : 0,
                 got == -1 ? strerror(err) : "-", want, want_errno,
                 want == -1 ? strerror(want_errno) : "-");
@@ -444,8 +445,8 @@ void rt_test_expect_clean_exit(struct rt_test *t, pid_t pid, int rfd,
 
 extern char **environ;
 
-pid_t rt_test_spawn(struct rt_test *t, const char *const *args,
-                    const char *env, int keep_fd, int *ret_in, int *ret_out)
+pid_t rt_test_spawn(struct rt_test *t, const char *const *args, const char *env,
+                    int keep_fd, int *ret_in, int *ret_out)
 {
     int in[2];
     int out[2];

@@ -116,8 +116,8 @@ void rt_test_expect_clean_exit(struct rt_test *t, pid_t pid, int rfd,
  * "hold"), its stdout a pipe (read end in *RET_OUT), its stderr T's capture
  * file. ENV, if not NULL, is added to the environment ("K=V"); KEEP_FD >= 0
  * stays open in the child under the same number. */
-pid_t rt_test_spawn(struct rt_test *t, const char *const *args,
-                    const char *env, int keep_fd, int *ret_in, int *ret_out);
+pid_t rt_test_spawn(struct rt_test *t, const char *const *args, const char *env,
+                    int keep_fd, int *ret_in, int *ret_out);
 
 /* Whether the suite runs under valgrind (make valgrind sets
  * RT_TEST_VALGRIND): tests that cannot work there (setrlimit of
@@ -132,7 +132,9 @@ const char *rt_test_child_path(void);
  * alarm. */
 int rt_test_main(const char *group, const struct CMUnitTest *tests, size_t n);
 
-#define RT_TEST(f) cmocka_unit_test_setup_teardown(f, rt_test_setup, rt_test_teardown)
-#define RT_RUN(tests) rt_test_main(__FILE__, tests, sizeof(tests) / sizeof(tests[0]))
+#define RT_TEST(f)                                                             \
+    cmocka_unit_test_setup_teardown(f, rt_test_setup, rt_test_teardown)
+#define RT_RUN(tests)                                                          \
+    rt_test_main(__FILE__, tests, sizeof(tests) / sizeof(tests[0]))
 
 #endif /* RT_TEST_UTIL_H */
