@@ -88,7 +88,7 @@ EXAMPLES   := $(addprefix $(BUILD)/examples/,leak-demo prefork-demo \
 .SECONDARY:
 .PHONY: all lib tests examples check demo prefork-demo spawn-demo python-demo \
         bench clean cmocka install uninstall asan tsan valgrind stress \
-        random-kill fuzz lint format format-check
+        random-kill fuzz lint format format-check check-musl
 
 all: lib examples
 
@@ -192,14 +192,14 @@ uninstall:
 
 # ---- tests -------------------------------------------------------------------
 
-CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka 2>/dev/null)
-CMOCKA_LIBS   = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+CMOCKA_CFLAGS ?= $(shell pkg-config --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS   ?= $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 # The suite needs cmocka. As root on Debian it installs it; elsewhere it says
 # exactly what is missing.
 cmocka:
 	@if ! printf '#include <stdarg.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <setjmp.h>\n#include <cmocka.h>\n' \
-	    | $(CC) -E -x c - >/dev/null 2>&1; then \
+	    | $(CC) $(CMOCKA_CFLAGS) -E -x c - >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "cmocka is missing: installing libcmocka-dev"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y libcmocka-dev >/dev/null \
@@ -312,6 +312,11 @@ lint: $(GEN)/errtab.c
 	    --inline-suppr --suppressions-list=.cppcheck-suppressions \
 	    -D__linux__ -D__GNUC__ -Iinclude -Isrc src tests examples bench
 	clang-tidy --quiet $(wildcard src/*.c) -- $(BASEFLAGS) -DRT_BUILDING_LIBRARY
+
+# The library and the suite built with musl-gcc (cmocka built from Debian's
+# source for it) and run.
+check-musl:
+	tests/musl-check.sh $(BUILD)-musl
 
 # Every C file as .clang-format says.
 FORMATTED := $(wildcard src/*.c src/*.h include/*.h tests/*.c tests/*.h \

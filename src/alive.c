@@ -13,9 +13,12 @@
 #include <unistd.h>
 
 #if defined(__linux__)
-#include <linux/futex.h>
 #include <sys/syscall.h>
 #endif
+
+/* The kernel's robust-futex word: the owner's thread id in the low bits
+ * (<linux/futex.h>, which a musl toolchain may not ship). */
+#define TID_MASK 0x3fffffffu
 
 #include "fdio.h"
 
@@ -101,7 +104,7 @@ void rt__alive_claim(int fd)
         return;
     }
     long tid = syscall(SYS_gettid);
-    atomic_store_explicit(word, (uint32_t)tid & FUTEX_TID_MASK,
+    atomic_store_explicit(word, (uint32_t)tid & TID_MASK,
                           memory_order_release);
 }
 

@@ -181,6 +181,16 @@ static int wait_exit(pid_t pid, double seconds)
 static int python_usable(void)
 {
     static int usable = -1;
+#ifndef __GLIBC__
+    /* The python3 here is linked with glibc, which keeps a named semaphore
+     * as /dev/shm/sem.NAME; musl keeps it as /dev/shm/NAME. A process of
+     * each cannot share a named semaphore, so these tests cannot hold. */
+    if (usable < 0) {
+        print_message("library not built with glibc, as python3 is: "
+                      "skipping\n");
+        usable = 0;
+    }
+#endif
     if (usable < 0) {
         const char *const argv[] = {"python3", "-c", py_probe, NULL};
         pid_t pid = spawn_python(argv, NULL, -1, "/dev/null", NULL, NULL);

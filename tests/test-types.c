@@ -16,10 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "resourcetracker.h"
+
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
 
 /* ---- helpers ---- */
 
@@ -250,7 +255,9 @@ static int swapper(const char *dir, const char *sub, const char *outside)
         return 1;
     }
     for (;;) {
-        (void)renameat2(AT_FDCWD, real, AT_FDCWD, fake, RENAME_EXCHANGE);
+        /* renameat2(2) by its system call: not every libc wraps it. */
+        (void)syscall(SYS_renameat2, (long)AT_FDCWD, real, (long)AT_FDCWD, fake,
+                      (long)RENAME_EXCHANGE);
     }
 }
 
