@@ -240,7 +240,8 @@ check: all tests
 	  done; \
 	done
 	@set -e; for t in $(SCRIPT_TESTS); do \
-	  BUILD=$(BUILD) CC="$(CC)" MAKE="$(MAKE)" $$t || { echo "FAILED: $$t"; exit 1; }; \
+	  BUILD=$(BUILD) CC="$(CC)" MAKE="$(MAKE)" SANITIZE="$(SANITIZE)" $$t \
+	    || { echo "FAILED: $$t"; exit 1; }; \
 	done; echo "All tests passed."
 
 # ---- sanitizers and analysers --------------------------------------------------

@@ -7,13 +7,15 @@
 set -eu
 CC=${CC:-cc}
 BUILD=${BUILD:-build}
+# A sanitized library needs its runtime in the programs that link it.
+SAN=${SANITIZE:+-fsanitize=$SANITIZE}
 MAKE=${MAKE:-make}
 tmp=$(mktemp -d /tmp/rt-install-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "install-test: $*" >&2; exit 1; }
 
 prefix=$tmp/prefix
-$MAKE -s install PREFIX="$prefix" BUILD="$BUILD" CC="$CC" >/dev/null
+$MAKE -s install PREFIX="$prefix" BUILD="$BUILD" CC="$CC" SANITIZE="${SANITIZE:-}" >/dev/null
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 pkg-config --exists resourcetracker || fail "pkg-config does not find resourcetracker"
 
@@ -37,10 +39,10 @@ int main(void)
 APP
 cd "$tmp"
 # shellcheck disable=SC2046
-$CC -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror app.c -o app-shared \
+$CC -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror $SAN app.c -o app-shared \
     $(pkg-config --cflags --libs resourcetracker) -Wl,-rpath,"$prefix/lib"
 # shellcheck disable=SC2046
-$CC -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror app.c -o app-static \
+$CC -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror $SAN app.c -o app-static \
     $(pkg-config --cflags resourcetracker) \
     $(pkg-config --static --libs resourcetracker | sed 's/-lresourcetracker/-l:libresourcetracker.a/')
 readelf -d app-shared | grep -q 'NEEDED.*libresourcetracker.so.0' \
@@ -68,7 +70,7 @@ if command -v man >/dev/null && [ -d "$OLDPWD/man" ]; then
         || fail "man rt_register not found after install"
 fi
 
-$MAKE -s -C "$OLDPWD" uninstall PREFIX="$prefix" BUILD="$BUILD" >/dev/null
+$MAKE -s -C "$OLDPWD" uninstall PREFIX="$prefix" BUILD="$BUILD" SANITIZE="${SANITIZE:-}" >/dev/null
 left=$(find "$prefix" -type f -o -type l)
 [ -z "$left" ] || fail "uninstall left: $left"
 echo "install-test: ok (shared and static builds through pkg-config)"
