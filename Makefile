@@ -282,10 +282,10 @@ valgrind: all tests
 STRESS_ARGS ?= 64 2000
 RANDOM_KILL_ARGS ?= 1000
 
-$(BUILD)/tests/stress $(BUILD)/tests/random-kill: $(BUILD)/tests/%: tests/%.c $(LIB_A)
+$(BUILD)/tests/stress $(BUILD)/tests/random-kill: $(BUILD)/tests/%: tests/%.c tests/proc.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
-	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB_A) $(LIBS)
+	$(Q)$(CC) $(CFLAGS_ALL) -Itests $(LDFLAGS_ALL) -o $@ $< tests/proc.c $(LIB_A) $(LIBS)
 
 stress: $(BUILD)/tests/stress
 	$(BUILD)/tests/stress $(STRESS_ARGS)

@@ -104,8 +104,7 @@ void rt__alive_claim(int fd)
         return;
     }
     long tid = syscall(SYS_gettid);
-    atomic_store_explicit(word, (uint32_t)tid & TID_MASK,
-                          memory_order_release);
+    atomic_store_explicit(word, (uint32_t)tid & TID_MASK, memory_order_release);
 }
 
 #else

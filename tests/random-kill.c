@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "resourcetracker.h"
 
 #define PARALLEL 4        /* workers alive at once */
@@ -68,28 +69,7 @@ struct config {
 
 /* ---- time, processes, lines --------------------------------------------- */
 
-static double now(void)
-{
-    struct timespec ts;
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* SECONDS stretched by RT_TEST_TIMEOUT_MULTIPLIER (sanitizers, valgrind). */
-static double scaled(double seconds)
-{
-    const char *m = getenv("RT_TEST_TIMEOUT_MULTIPLIER");
-    double k = m != NULL ? atof(m) : 1.0;
-    return seconds * (k > 0 ? k : 1.0);
-}
-
-static void nap_us(long us)
-{
-    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-    (void)nanosleep(&ts, NULL);
-}
-
-/* Sleeps until the CLOCK_MONOTONIC instant AT (as now() counts). */
+/* Sleeps until the CLOCK_MONOTONIC instant AT (as proc_now() counts). */
 static void sleep_until(double at)
 {
     struct timespec ts;
@@ -101,133 +81,6 @@ static void sleep_until(double at)
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
            EINTR) {
     }
-}
-
-/* Reaps the exact child PID before DEADLINE: 0 with *RET_STATUS, or -1
- * (errno ETIMEDOUT, or ECHILD when it is not our child). The first naps
- * are short: a SIGKILLed child is usually gone within microseconds. */
-static int wait_exact(pid_t pid, double deadline, int *ret_status)
-{
-    long nap = 20;
-    for (;;) {
-        int st;
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid) {
-            *ret_status = st;
-            return 0;
-        }
-        if (r < 0 && errno != EINTR) {
-            return -1;
-        }
-        if (now() > deadline) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        nap_us(nap);
-        nap = nap < 1000 ? nap * 2 : 1000;
-    }
-}
-
-/* One line, one write(2) of less than PIPE_BUF: lines from many processes
- * on one pipe never mix. */
-__attribute__((format(printf, 2, 3))) static void say(int fd, const char *fmt,
-                                                      ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        return;
-    }
-    if ((size_t)n > sizeof(buf) - 2) {
-        n = (int)sizeof(buf) - 2;
-    }
-    buf[n++] = '\n';
-    /* A runner that is gone cannot be told anything. */
-    while (write(fd, buf, (size_t)n) < 0 && errno == EINTR) {
-    }
-}
-
-struct reader {
-    int fd;
-    size_t have;
-    char buf[4096];
-};
-
-/* Reads one line (newline dropped) before DEADLINE. Returns its length, or
- * -1 with errno 0 at EOF, ETIMEDOUT at the deadline. */
-static ssize_t read_line(struct reader *r, char *out, size_t cap,
-                         double deadline)
-{
-    for (;;) {
-        char *nl = memchr(r->buf, '\n', r->have);
-        if (nl != NULL || r->have == sizeof(r->buf)) {
-            size_t len = nl != NULL ? (size_t)(nl - r->buf) : r->have;
-            size_t keep = len < cap ? len : cap - 1;
-            memcpy(out, r->buf, keep);
-            out[keep] = '\0';
-            size_t used = nl != NULL ? len + 1 : len;
-            memmove(r->buf, r->buf + used, r->have - used);
-            r->have -= used;
-            return (ssize_t)keep;
-        }
-        int left = (int)((deadline - now()) * 1000);
-        if (left <= 0) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        struct pollfd pf = {r->fd, POLLIN, 0};
-        int n = poll(&pf, 1, left);
-        if (n < 0 && errno != EINTR) {
-            return -1;
-        }
-        if (n <= 0) {
-            continue;
-        }
-        ssize_t got = read(r->fd, r->buf + r->have, sizeof(r->buf) - r->have);
-        if (got < 0 && errno == EINTR) {
-            continue;
-        }
-        if (got <= 0) {
-            errno = got == 0 ? 0 : errno;
-            return -1;
-        }
-        r->have += (size_t)got;
-    }
-}
-
-/* Entries of DIR whose name (after a "sem." glibc puts before semaphores,
- * when SEM_TOO) starts with PREFIX (no slash). Removed when REMOVE. */
-static int scan_prefix(const char *dir, const char *prefix, int sem_too,
-                       int remove)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        return 0;
-    }
-    size_t n = strlen(prefix);
-    int count = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        const char *name = e->d_name;
-        if (sem_too && strncmp(name, "sem.", 4) == 0) {
-            name += 4;
-        }
-        if (strncmp(name, prefix, n) != 0) {
-            continue;
-        }
-        count++;
-        if (remove) {
-            char path[PATH_MAX];
-            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-            /* Best effort: what cannot be removed is counted anyway. */
-            (void)unlink(path);
-        }
-    }
-    (void)closedir(d);
-    return count;
 }
 
 /* The entries of /dev/shm when the run started: anything new at the end
@@ -389,9 +242,9 @@ static void object_name(char *buf, size_t len, const struct config *cfg,
 static int worker(const struct config *cfg, int logfd, int report)
 {
     long pid = (long)getpid();
-    double deadline = now() + scaled(WORKER_SECONDS);
+    double deadline = proc_now() + proc_scaled(WORKER_SECONDS);
     for (unsigned long n = 0;; n++) {
-        if (n % 16 == 0 && now() > deadline) {
+        if (n % 16 == 0 && proc_now() > deadline) {
             return 2;
         }
         enum kind k = (enum kind)(n % KINDS);
@@ -400,8 +253,8 @@ static int worker(const struct config *cfg, int logfd, int report)
         const char *failed =
             log_name(logfd, k, name) < 0 ? "log write" : cycle(k, name);
         if (failed != NULL) {
-            say(report, "fail worker %ld: %s %s: %s", pid, failed, name,
-                strerror(errno));
+            proc_say(report, "fail worker %ld: %s %s: %s", pid, failed, name,
+                     strerror(errno));
             return 1;
         }
     }
@@ -433,15 +286,15 @@ static void kill_one(const struct slot *s, struct tally *t, int report)
     sleep_until(s->kill_at);
     (void)kill(s->pid, SIGKILL);
     int st;
-    if (wait_exact(s->pid, now() + scaled(10), &st) < 0) {
-        say(report, "fail host: worker %ld not reaped: %s", (long)s->pid,
-            strerror(errno));
+    if (proc_wait_exact(s->pid, proc_now() + proc_scaled(10), &st) < 0) {
+        proc_say(report, "fail host: worker %ld not reaped: %s", (long)s->pid,
+                 strerror(errno));
         t->other++;
     } else if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) {
         t->killed++;
     } else {
-        say(report, "fail host: worker %ld ended with status 0x%x",
-            (long)s->pid, (unsigned)st);
+        proc_say(report, "fail host: worker %ld ended with status 0x%x",
+                 (long)s->pid, (unsigned)st);
         t->other++;
     }
 }
@@ -452,10 +305,10 @@ static void kill_one(const struct slot *s, struct tally *t, int report)
 static int host(const struct config *cfg, int report, int logfd, int lifeline)
 {
     if (rt_ensure_running() < 0) {
-        say(report, "fail host rt_ensure_running: %s", strerror(errno));
+        proc_say(report, "fail host rt_ensure_running: %s", strerror(errno));
         return 1;
     }
-    say(report, "tracker %ld", (long)rt_tracker_pid());
+    proc_say(report, "tracker %ld", (long)rt_tracker_pid());
     uint64_t rng = cfg->seed;
     struct slot slots[PARALLEL];
     int active = 0;
@@ -469,11 +322,11 @@ static int host(const struct config *cfg, int report, int logfd, int lifeline)
                 _exit(worker(cfg, logfd, report));
             }
             if (pid < 0) {
-                say(report, "fail host fork: %s", strerror(errno));
+                proc_say(report, "fail host fork: %s", strerror(errno));
                 stop = 1;
                 break;
             }
-            slots[active++] = (struct slot){pid, now() + delay / 1e6};
+            slots[active++] = (struct slot){pid, proc_now() + delay / 1e6};
             t.started++;
             stop = runner_gone(lifeline);
         }
@@ -489,7 +342,7 @@ static int host(const struct config *cfg, int report, int logfd, int lifeline)
         kill_one(&slots[first], &t, report);
         slots[first] = slots[--active];
     }
-    say(report, "done %ld %ld %ld", t.started, t.killed, t.other);
+    proc_say(report, "done %ld %ld %ld", t.started, t.killed, t.other);
     return t.started == cfg->iterations && t.other == 0 ? 0 : 1;
 }
 
@@ -701,11 +554,11 @@ static void check_stderr(const struct config *cfg, struct tracker_report *r)
 /* Reads what the host and the workers report until the last of them has
  * closed the pipe. Fills *RET_TRACKER and, from the host's last line, T.
  * Returns 0, or -1 at the deadline. */
-static int collect_reports(struct reader *r, double deadline,
+static int collect_reports(struct proc_reader *r, double deadline,
                            pid_t *ret_tracker, struct tally *t)
 {
     char line[512];
-    while (read_line(r, line, sizeof(line), deadline) >= 0) {
+    while (proc_read_line(r, line, sizeof(line), deadline) >= 0) {
         long a;
         long b;
         long c;
@@ -735,11 +588,11 @@ static void reap_all(double deadline)
             return;
         }
         if (r <= 0) {
-            if (now() > deadline) {
+            if (proc_now() > deadline) {
                 problem("children still running at exit");
                 return;
             }
-            nap_us(1000);
+            proc_nap_us(1000);
         }
     }
 }
@@ -807,8 +660,8 @@ static void check_all(const struct config *cfg, int status,
     long leaked = check_log(cfg, counts);
     char objects[80];
     snprintf(objects, sizeof(objects), "%s-", cfg->prefix + 1);
-    long stray = scan_prefix("/dev/shm", objects, 1, 1) +
-                 scan_prefix("/tmp", objects, 0, 1);
+    long stray = proc_scan_prefix("/dev/shm", objects, 1, 1) +
+                 proc_scan_prefix("/tmp", objects, 0, 1);
     stray += new_entries();
     struct tracker_report r = {0, 0, 0};
     check_stderr(cfg, &r);
@@ -863,14 +716,16 @@ static int run(const struct config *cfg, int fds[4], struct tally *t,
         return -1;
     }
     *ret_host = hpid;
-    struct reader r = {report[0], 0, ""};
+    struct proc_reader r = {report[0], 0, ""};
     double deadline =
-        now() + scaled(RUN_SECONDS + ITER_SECONDS * (double)cfg->iterations);
+        proc_now() +
+        proc_scaled(RUN_SECONDS + ITER_SECONDS * (double)cfg->iterations);
     if (collect_reports(&r, deadline, ret_tracker, t) < 0) {
         return -1;
     }
     int st;
-    if (wait_exact(hpid, now() + scaled(EXIT_SECONDS), &st) < 0) {
+    if (proc_wait_exact(hpid, proc_now() + proc_scaled(EXIT_SECONDS), &st) <
+        0) {
         problem("host did not exit: %s", strerror(errno));
         return -1;
     }
@@ -882,7 +737,8 @@ static int run(const struct config *cfg, int fds[4], struct tally *t,
         problem("the host never reported its tracker");
         return -1;
     }
-    if (wait_exact(*ret_tracker, now() + scaled(EXIT_SECONDS), &st) < 0) {
+    if (proc_wait_exact(*ret_tracker, proc_now() + proc_scaled(EXIT_SECONDS),
+                        &st) < 0) {
         problem("tracker %ld did not exit: %s", (long)*ret_tracker,
                 strerror(errno));
         return -1;
@@ -913,21 +769,21 @@ int main(int argc, char **argv)
            cfg.iterations, cfg.seed, cfg.iterations, cfg.seed, PARALLEL,
            MAX_DELAY_US, cfg.prefix);
     /* A previous run with this pid may have left something. */
-    (void)scan_prefix("/dev/shm", cfg.prefix + 1, 1, 1);
-    (void)scan_prefix("/tmp", cfg.prefix + 1, 0, 1);
+    (void)proc_scan_prefix("/dev/shm", cfg.prefix + 1, 1, 1);
+    (void)proc_scan_prefix("/tmp", cfg.prefix + 1, 0, 1);
     take_snapshot();
     int fds[4] = {-1, -1, -1, -1};
     if (pipe2(fds, O_CLOEXEC) < 0 || pipe2(fds + 2, O_CLOEXEC) < 0) {
         perror("random-kill: pipe");
         return 1;
     }
-    double t0 = now();
+    double t0 = proc_now();
     struct tally t = {0, 0, 0};
     pid_t hpid = -1;
     pid_t tracker = -1;
     int status = run(&cfg, fds, &t, &hpid, &tracker);
     if (status >= 0) {
-        check_all(&cfg, status, &t, now() - t0);
+        check_all(&cfg, status, &t, proc_now() - t0);
     }
     /* Whatever went wrong: no worker, host or tracker outlives the run,
      * and nothing with the prefix stays behind. */
@@ -936,21 +792,22 @@ int main(int argc, char **argv)
     }
     if (tracker > 0) {
         int st;
-        if (wait_exact(tracker, now() + scaled(EXIT_SECONDS), &st) < 0) {
+        if (proc_wait_exact(tracker, proc_now() + proc_scaled(EXIT_SECONDS),
+                            &st) < 0) {
             (void)kill(tracker, SIGKILL);
         }
     }
     for (int i = 0; i < 4; i++) {
         (void)close(fds[i]);
     }
-    reap_all(now() + scaled(EXIT_SECONDS));
+    reap_all(proc_now() + proc_scaled(EXIT_SECONDS));
     if (status < 0) {
         /* The log names the message queues, which cannot be listed. */
         long counts[KINDS] = {0, 0, 0, 0};
         (void)check_log(&cfg, counts);
     }
-    (void)scan_prefix("/dev/shm", cfg.prefix + 1, 1, 1);
-    (void)scan_prefix("/tmp", cfg.prefix + 1, 0, 1);
+    (void)proc_scan_prefix("/dev/shm", cfg.prefix + 1, 1, 1);
+    (void)proc_scan_prefix("/tmp", cfg.prefix + 1, 0, 1);
     if (problems == 0) {
         printf("random-kill: PASS\n");
     } else {

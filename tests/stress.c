@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "resourcetracker.h"
 
 #define NSHM 5     /* segments each worker creates through the wrapper */
@@ -63,149 +64,10 @@ struct config {
 
 /* ---- time, processes, lines --------------------------------------------- */
 
-static double now(void)
-{
-    struct timespec ts;
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* SECONDS stretched by RT_TEST_TIMEOUT_MULTIPLIER (sanitizers, valgrind). */
-static double scaled(double seconds)
-{
-    const char *m = getenv("RT_TEST_TIMEOUT_MULTIPLIER");
-    double k = m != NULL ? atof(m) : 1.0;
-    return seconds * (k > 0 ? k : 1.0);
-}
-
 static void nap_ms(int ms)
 {
     struct timespec ts = {0, (long)ms * 1000000L};
     (void)nanosleep(&ts, NULL);
-}
-
-/* Reaps the exact child PID before DEADLINE: 0 with *RET_STATUS, or -1
- * (errno ETIMEDOUT, or ECHILD when it is not our child). */
-static int wait_exact(pid_t pid, double deadline, int *ret_status)
-{
-    for (;;) {
-        int st;
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid) {
-            *ret_status = st;
-            return 0;
-        }
-        if (r < 0 && errno != EINTR) {
-            return -1;
-        }
-        if (now() > deadline) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        nap_ms(1);
-    }
-}
-
-/* One line, one write(2) of less than PIPE_BUF: lines from many processes
- * on one pipe never mix. */
-__attribute__((format(printf, 2, 3))) static void say(int fd, const char *fmt,
-                                                      ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        return;
-    }
-    if ((size_t)n > sizeof(buf) - 2) {
-        n = (int)sizeof(buf) - 2;
-    }
-    buf[n++] = '\n';
-    /* A runner that is gone cannot be told anything. */
-    while (write(fd, buf, (size_t)n) < 0 && errno == EINTR) {
-    }
-}
-
-struct reader {
-    int fd;
-    size_t have;
-    char buf[4096];
-};
-
-/* Reads one line (newline dropped) before DEADLINE. Returns its length, or
- * -1 with errno 0 at EOF, ETIMEDOUT at the deadline. */
-static ssize_t read_line(struct reader *r, char *out, size_t cap,
-                         double deadline)
-{
-    for (;;) {
-        char *nl = memchr(r->buf, '\n', r->have);
-        if (nl != NULL || r->have == sizeof(r->buf)) {
-            size_t len = nl != NULL ? (size_t)(nl - r->buf) : r->have;
-            size_t keep = len < cap ? len : cap - 1;
-            memcpy(out, r->buf, keep);
-            out[keep] = '\0';
-            size_t used = nl != NULL ? len + 1 : len;
-            memmove(r->buf, r->buf + used, r->have - used);
-            r->have -= used;
-            return (ssize_t)keep;
-        }
-        int left = (int)((deadline - now()) * 1000);
-        if (left <= 0) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        struct pollfd pf = {r->fd, POLLIN, 0};
-        int n = poll(&pf, 1, left);
-        if (n < 0 && errno != EINTR) {
-            return -1;
-        }
-        if (n <= 0) {
-            continue;
-        }
-        ssize_t got = read(r->fd, r->buf + r->have, sizeof(r->buf) - r->have);
-        if (got < 0 && errno == EINTR) {
-            continue;
-        }
-        if (got <= 0) {
-            errno = got == 0 ? 0 : errno;
-            return -1;
-        }
-        r->have += (size_t)got;
-    }
-}
-
-/* Entries of DIR whose name (after a "sem." glibc puts before semaphores,
- * when SEM_TOO) starts with PREFIX (no slash). Removed when REMOVE. */
-static int scan_prefix(const char *dir, const char *prefix, int sem_too,
-                       int remove)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        return 0;
-    }
-    size_t n = strlen(prefix);
-    int count = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        const char *name = e->d_name;
-        if (sem_too && strncmp(name, "sem.", 4) == 0) {
-            name += 4;
-        }
-        if (strncmp(name, prefix, n) != 0) {
-            continue;
-        }
-        count++;
-        if (remove) {
-            char path[PATH_MAX];
-            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-            /* Best effort: what cannot be removed is counted anyway. */
-            (void)unlink(path);
-        }
-    }
-    (void)closedir(d);
-    return count;
 }
 
 static int exists(const char *path)
@@ -413,14 +275,14 @@ static int worker(const struct config *cfg, int w, int report, int lifeline)
         (void)close(fd);
     }
     if (failures > 0) {
-        say(report, "fail %ld %d failures, first: %s", (long)getpid(), failures,
-            what);
+        proc_say(report, "fail %ld %d failures, first: %s", (long)getpid(),
+                 failures, what);
         return 1;
     }
-    say(report, "ready %ld", (long)getpid());
-    double deadline = now() + scaled(WORKER_SECONDS);
+    proc_say(report, "ready %ld", (long)getpid());
+    double deadline = proc_now() + proc_scaled(WORKER_SECONDS);
     for (;;) {
-        int left = (int)((deadline - now()) * 1000);
+        int left = (int)((deadline - proc_now()) * 1000);
         if (left <= 0) {
             return 2;
         }
@@ -439,7 +301,7 @@ static int worker(const struct config *cfg, int w, int report, int lifeline)
  * SIGKILL. */
 static int reap_workers(pid_t *kids, int n, int report)
 {
-    double deadline = now() + scaled(WORKER_SECONDS + 60);
+    double deadline = proc_now() + proc_scaled(WORKER_SECONDS + 60);
     int bad = 0;
     for (int left = n; left > 0;) {
         for (int i = 0; i < n; i++) {
@@ -448,15 +310,15 @@ static int reap_workers(pid_t *kids, int n, int report)
                 continue;
             }
             if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL) {
-                say(report, "fail worker %ld ended with status 0x%x",
-                    (long)kids[i], (unsigned)st);
+                proc_say(report, "fail worker %ld ended with status 0x%x",
+                         (long)kids[i], (unsigned)st);
                 bad++;
             }
             kids[i] = -1;
             left--;
         }
-        if (left > 0 && now() > deadline) {
-            say(report, "fail host: %d workers were never killed", left);
+        if (left > 0 && proc_now() > deadline) {
+            proc_say(report, "fail host: %d workers were never killed", left);
             for (int i = 0; i < n; i++) {
                 if (kids[i] > 0) {
                     (void)kill(kids[i], SIGKILL);
@@ -477,13 +339,13 @@ static int reap_workers(pid_t *kids, int n, int report)
 static int host(const struct config *cfg, int report, int lifeline)
 {
     if (rt_ensure_running() < 0) {
-        say(report, "fail host rt_ensure_running: %s", strerror(errno));
+        proc_say(report, "fail host rt_ensure_running: %s", strerror(errno));
         return 1;
     }
-    say(report, "tracker %ld", (long)rt_tracker_pid());
+    proc_say(report, "tracker %ld", (long)rt_tracker_pid());
     pid_t *kids = calloc((size_t)cfg->processes, sizeof(*kids));
     if (kids == NULL) {
-        say(report, "fail host: out of memory");
+        proc_say(report, "fail host: out of memory");
         return 1;
     }
     int forked = 0;
@@ -493,12 +355,12 @@ static int host(const struct config *cfg, int report, int lifeline)
             _exit(worker(cfg, forked, report, lifeline));
         }
         if (pid < 0) {
-            say(report, "fail host fork: %s", strerror(errno));
+            proc_say(report, "fail host fork: %s", strerror(errno));
             break;
         }
         kids[forked] = pid;
     }
-    say(report, "forked %d", forked);
+    proc_say(report, "forked %d", forked);
     int bad = forked < cfg->processes;
     bad += reap_workers(kids, forked, report);
     free(kids);
@@ -663,7 +525,7 @@ static void check_objects(const struct config *cfg)
             controls++;
         }
     }
-    int stray = scan_prefix("/dev/shm", cfg->prefix + 1, 1, 1);
+    int stray = proc_scan_prefix("/dev/shm", cfg->prefix + 1, 1, 1);
     printf("stress: gone: %d/%d segments, %d/%d semaphores; controls kept: "
            "%d/%d; other entries in /dev/shm: %d\n",
            shm_gone, cfg->processes * NSHM, sem_gone, cfg->processes * NSEM,
@@ -682,16 +544,16 @@ static void check_objects(const struct config *cfg)
 
 /* Reads the host's and workers' reports until every forked worker is
  * ready or failed. Fills PIDS (the ready workers). Returns how many. */
-static int collect_ready(const struct config *cfg, struct reader *r,
+static int collect_ready(const struct config *cfg, struct proc_reader *r,
                          pid_t *pids, pid_t *ret_tracker)
 {
-    double deadline = now() + scaled(READY_SECONDS);
+    double deadline = proc_now() + proc_scaled(READY_SECONDS);
     int ready = 0;
     int failed = 0;
     int forked = -1;
     while (forked < 0 || ready + failed < forked) {
         char line[512];
-        if (read_line(r, line, sizeof(line), deadline) < 0) {
+        if (proc_read_line(r, line, sizeof(line), deadline) < 0) {
             problem("%s after %d ready, %d failed of %d",
                     errno == ETIMEDOUT ? "timeout" : "reports ended", ready,
                     failed, forked < 0 ? cfg->processes : forked);
@@ -716,11 +578,11 @@ static int collect_ready(const struct config *cfg, struct reader *r,
 
 /* After the host is gone: anything more it or a worker said is a failure
  * (the host reports workers that did not die of SIGKILL). */
-static void drain(struct reader *r)
+static void drain(struct proc_reader *r)
 {
-    double deadline = now() + scaled(EXIT_SECONDS);
+    double deadline = proc_now() + proc_scaled(EXIT_SECONDS);
     char line[512];
-    while (read_line(r, line, sizeof(line), deadline) >= 0) {
+    while (proc_read_line(r, line, sizeof(line), deadline) >= 0) {
         problem("%s", line);
     }
     if (errno != 0) {
@@ -739,7 +601,7 @@ static void reap_all(double deadline)
             return;
         }
         if (r <= 0) {
-            if (now() > deadline) {
+            if (proc_now() > deadline) {
                 problem("children still running at exit");
                 return;
             }
@@ -819,7 +681,7 @@ static int run(const struct config *cfg, int fds[4], pid_t *pids,
     int lifeline[2] = {fds[2], fds[3]};
     int errfd = open(cfg->errpath,
                      O_CREAT | O_EXCL | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
-    double t0 = now();
+    double t0 = proc_now();
     pid_t hpid = errfd < 0 ? -1 : start_host(cfg, errfd, report, lifeline);
     int err = errno;
     (void)close(fds[1]);
@@ -830,9 +692,9 @@ static int run(const struct config *cfg, int fds[4], pid_t *pids,
         return -1;
     }
     *ret_host = hpid;
-    struct reader reports = {report[0], 0, ""};
+    struct proc_reader reports = {report[0], 0, ""};
     int ready = collect_ready(cfg, &reports, pids, ret_tracker);
-    double t_ready = now();
+    double t_ready = proc_now();
     for (int i = 0; i < ready; i++) {
         (void)kill(pids[i], SIGKILL);
     }
@@ -841,7 +703,8 @@ static int run(const struct config *cfg, int fds[4], pid_t *pids,
         return -1;
     }
     int st;
-    if (wait_exact(hpid, now() + scaled(EXIT_SECONDS), &st) < 0) {
+    if (proc_wait_exact(hpid, proc_now() + proc_scaled(EXIT_SECONDS), &st) <
+        0) {
         problem("host did not exit: %s", strerror(errno));
         return -1;
     }
@@ -850,7 +713,8 @@ static int run(const struct config *cfg, int fds[4], pid_t *pids,
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         problem("host ended with status 0x%x", (unsigned)st);
     }
-    if (wait_exact(*ret_tracker, now() + scaled(EXIT_SECONDS), &st) < 0) {
+    if (proc_wait_exact(*ret_tracker, proc_now() + proc_scaled(EXIT_SECONDS),
+                        &st) < 0) {
         problem("tracker %ld did not exit: %s", (long)*ret_tracker,
                 strerror(errno));
         return -1;
@@ -862,7 +726,7 @@ static int run(const struct config *cfg, int fds[4], pid_t *pids,
     }
     printf("stress: workers ready after %.3f s; tracker exited %.3f s after "
            "the kill, exit status %d\n",
-           t_ready - t0, now() - t_ready, WEXITSTATUS(st));
+           t_ready - t0, proc_now() - t_ready, WEXITSTATUS(st));
     return WEXITSTATUS(st);
 }
 
@@ -883,8 +747,8 @@ int main(int argc, char **argv)
            cfg.processes, cfg.processes / THREADED, THREADS, cfg.names,
            cfg.names * cfg.processes, NSHM, NSEM, cfg.prefix);
     /* A previous run with this pid may have left something. */
-    (void)scan_prefix("/dev/shm", cfg.prefix + 1, 1, 1);
-    (void)scan_prefix("/tmp", cfg.prefix + 1, 0, 1);
+    (void)proc_scan_prefix("/dev/shm", cfg.prefix + 1, 1, 1);
+    (void)proc_scan_prefix("/tmp", cfg.prefix + 1, 0, 1);
     int fds[4] = {-1, -1, -1, -1};
     pid_t *pids = calloc((size_t)cfg.processes, sizeof(*pids));
     if (pids == NULL || pipe2(fds, O_CLOEXEC) < 0 ||
@@ -892,7 +756,7 @@ int main(int argc, char **argv)
         perror("stress: setup");
         return 1;
     }
-    double t0 = now();
+    double t0 = proc_now();
     pid_t hpid = -1;
     pid_t tracker = -1;
     int status = run(&cfg, fds, pids, &hpid, &tracker);
@@ -910,22 +774,23 @@ int main(int argc, char **argv)
     }
     if (tracker > 0) {
         int st;
-        if (wait_exact(tracker, now() + scaled(EXIT_SECONDS), &st) < 0) {
+        if (proc_wait_exact(tracker, proc_now() + proc_scaled(EXIT_SECONDS),
+                            &st) < 0) {
             (void)kill(tracker, SIGKILL);
         }
     }
     for (int i = 0; i < 4; i++) {
         (void)close(fds[i]);
     }
-    reap_all(now() + scaled(EXIT_SECONDS));
-    int left = scan_prefix("/dev/shm", cfg.prefix + 1, 1, 1);
+    reap_all(proc_now() + proc_scaled(EXIT_SECONDS));
+    int left = proc_scan_prefix("/dev/shm", cfg.prefix + 1, 1, 1);
     (void)unlink(cfg.errpath);
-    left += scan_prefix("/tmp", cfg.prefix + 1, 0, 1);
+    left += proc_scan_prefix("/tmp", cfg.prefix + 1, 0, 1);
     if (left > 0) {
         printf("stress: removed %d leftover entries\n", left);
     }
     free(pids);
     printf("stress: %s, %.3f s in all\n", problems == 0 ? "PASS" : "FAILED",
-           now() - t0);
+           proc_now() - t0);
     return problems == 0 ? 0 : 1;
 }
