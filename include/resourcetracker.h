@@ -125,7 +125,8 @@ RT_EXPORT int rt_register(const char *name, const char *rtype);
  * RETURN VALUE, ERRORS
  *   As rt_register. Unregistering a name the tracker does not hold is not an
  *   error here (the caller cannot know); the tracker warns about it on stderr
- *   and ends with exit status 3.
+ *   and, unless it also cleans up leaks (1) or fails a cleanup (2), ends
+ *   with exit status 3.
  */
 RT_EXPORT int rt_unregister(const char *name, const char *rtype);
 

@@ -43,7 +43,8 @@ struct rt_msg {
     size_t cmd_len;
     const unsigned char *rtype;
     size_t rtype_len;
-    const unsigned char *name; /* not NUL-terminated; no NUL inside */
+    /* Not NUL-terminated; no NUL inside, except in a PROBE's (unused). */
+    const unsigned char *name;
     size_t name_len;
 };
 
