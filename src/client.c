@@ -34,7 +34,6 @@
 
 struct tracker_handle {
     pthread_mutex_t lock;
-    pthread_once_t atfork_once;
     /* Written under the lock, read without it. */
     atomic_int fd;                     /* write end, or -1 */
     atomic_uint gen;                   /* bumped whenever fd gets a tracker */
@@ -52,7 +51,6 @@ struct tracker_handle {
 
 static struct tracker_handle handle = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
-    .atfork_once = PTHREAD_ONCE_INIT,
     .fd = -1,
     .gen = 0,
     .alive = NULL,
@@ -72,21 +70,22 @@ static void atfork_child(void)
     rt__launch_abandon(&handle.inflight);
 }
 
-static void register_atfork(void)
+/* Registered when the library is loaded, before any thread can call it,
+ * rather than on the first call: a pthread_once() under way in another
+ * thread at fork() would stay "in progress" in the child for ever (musl,
+ * and TSan's interceptor, do not reset it), and a lock taken before the
+ * handler existed would stay held in the child. */
+__attribute__((constructor)) static void register_atfork(void)
 {
     handle.atfork_err = pthread_atfork(NULL, NULL, atfork_child);
 }
 
 /* The lock is held across system calls that are cancellation points
  * (poll, read, waitpid): a thread cancelled there would leave it held and
- * every later call hanging. Cancellation waits until the lock is free.
- * The fork handler is registered before the lock is first taken: a fork()
- * in another thread between the two would give the child a held lock and
- * nothing to reset it. */
+ * every later call hanging. Cancellation waits until the lock is free. */
 static int lock(void)
 {
     int old;
-    (void)pthread_once(&handle.atfork_once, register_atfork);
     (void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
     (void)pthread_mutex_lock(&handle.lock);
     return old;

@@ -327,11 +327,19 @@ _Noreturn void rt__tracker_run(int fd, int alive_fd, int status_fd)
     if (alive_fd >= 0) {
         rt__alive_claim(alive_fd);
     }
-    report_ready(status_fd);
-    for (int other = 3; other < fd; other++) {
-        rt__fd_close(other);
+    /* Everything but FD and the status pipe goes first: once the launcher
+     * hears "ready", the tracker holds nothing of the host's. */
+    int top = status_fd > fd ? status_fd : fd;
+    for (int other = 3; other < top; other++) {
+        if (other != fd && other != status_fd) {
+            rt__fd_close(other);
+        }
     }
-    rt__fd_close_from(fd + 1);
+    rt__fd_close_from(top + 1);
+    report_ready(status_fd);
+    if (status_fd != fd) {
+        rt__fd_close(status_fd);
+    }
     rt__registry_init(&reg, hash_seed(), MAX_NAMES, 0);
     read_loop(fd);
     rt__fd_close(fd);

@@ -17,8 +17,8 @@ enum {
 /* Runs the tracker on the read end FD. Expects descriptors 0 and 1 on
  * /dev/null and 2 on the stderr to report to. Once its signals, session,
  * working directory and liveness word (the page at ALIVE_FD, if >= 0) are
- * set up, it writes a ready record on STATUS_FD and closes every
- * descriptor but FD and 0 to 2. Never returns. */
+ * set up, it closes every descriptor but FD, STATUS_FD and 0 to 2, writes a
+ * ready record on STATUS_FD and closes it. Never returns. */
 _Noreturn void rt__tracker_run(int fd, int alive_fd, int status_fd);
 
 #endif /* RT_TRACKER_H */
