@@ -263,7 +263,7 @@ tsan:
 
 # valgrind memcheck over the whole suite, every process traced (the
 # tracker included): any error or definite leak fails.
-VALGRIND := valgrind -q --trace-children=yes \
+VALGRIND := valgrind -q --vgdb=no --trace-children=yes \
             --trace-children-skip='*python*,*pyenv*' --error-exitcode=99 \
             --leak-check=full --show-leak-kinds=definite \
             --errors-for-leak-kinds=definite
