@@ -50,6 +50,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -328,6 +329,34 @@ void rt__launch_abandon(struct rt_launch *in)
     rt__alive_free(page);
 }
 
+/* The tracker closes its end of the status pipe right after its ready
+ * record: waiting for that end-of-file means that when the start returns,
+ * the tracker holds none of the host's descriptors. The wait is bounded, in
+ * case a child that another thread forked meanwhile still holds the end. */
+static void await_close(int fd)
+{
+    int saved = errno;
+    struct timespec end;
+    (void)clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += 1;
+    for (;;) {
+        struct timespec now;
+        (void)clock_gettime(CLOCK_MONOTONIC, &now);
+        long ms = (long)(end.tv_sec - now.tv_sec) * 1000 +
+                  (end.tv_nsec - now.tv_nsec) / 1000000;
+        struct pollfd p = {fd, POLLIN, 0};
+        int n = ms > 0 ? poll(&p, 1, (int)ms) : 0;
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        char c;
+        if (n <= 0 || rt__fd_read_full(fd, &c, 1) <= 0) {
+            break;
+        }
+    }
+    errno = saved;
+}
+
 /* Reads the status pipe until the tracker's pid and its ready record are
  * both in (in either order) or an error or end-of-file comes first: a
  * tracker that died before it was ready (its loader failed, say) sends no
@@ -355,6 +384,7 @@ static int await_ready(int fd, pid_t *ret_pid)
         }
     }
     *ret_pid = pid;
+    await_close(fd);
     return 0;
 }
 

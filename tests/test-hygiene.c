@@ -31,33 +31,10 @@ static void on_sigchld(int sig)
     atomic_fetch_add(&sigchld_count, 1);
 }
 
-/* Reads field KEY ("PPid:", "SigIgn:", ...) of /proc/PID/status. */
-static int proc_status(pid_t pid, const char *key, char *buf, size_t len)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        return -1;
-    }
-    char line[256];
-    int found = -1;
-    while (fgets(line, sizeof(line), f) != NULL) {
-        if (strncmp(line, key, strlen(key)) == 0) {
-            snprintf(buf, len, "%s", line + strlen(key));
-            buf[strcspn(buf, "\n")] = '\0';
-            found = 0;
-            break;
-        }
-    }
-    fclose(f);
-    return found;
-}
-
 static unsigned long long proc_mask(pid_t pid, const char *key)
 {
     char buf[64];
-    if (proc_status(pid, key, buf, sizeof(buf)) < 0) {
+    if (rt_test_proc_field(pid, "status", key, buf, sizeof(buf)) < 0) {
         return ~0ULL;
     }
     return strtoull(buf, NULL, 16);
@@ -76,7 +53,9 @@ static int not_waitable_host(void *arg, int w)
     RT_CHECK(w, waitpid(-1, NULL, WNOHANG), -1, ECHILD);
     RT_CHECK_EQ(w, atomic_load(&sigchld_count), 0);
     char ppid[32];
-    RT_CHECK(w, proc_status(tracker, "PPid:", ppid, sizeof(ppid)), 0, 0);
+    RT_CHECK(w,
+             rt_test_proc_field(tracker, "status", "PPid:", ppid, sizeof(ppid)),
+             0, 0);
     RT_CHECK_EQ(w, atol(ppid) == getpid(), 0);
     /* In its own session, away from the host's process group. */
     RT_CHECK_EQ(w, getsid(tracker), tracker);
@@ -297,21 +276,10 @@ static void start_does_not_deadlock_a_busy_multithreaded_host(void **state)
 /* Private and proportional memory of PID in kB, from smaps_rollup. */
 static long smaps_kb(pid_t pid, const char *key)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%ld/smaps_rollup", (long)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        return -1;
-    }
-    char line[256];
-    long kb = -1;
-    while (fgets(line, sizeof(line), f) != NULL) {
-        if (strncmp(line, key, strlen(key)) == 0) {
-            kb = atol(line + strlen(key));
-        }
-    }
-    fclose(f);
-    return kb;
+    char buf[64];
+    return rt_test_proc_field(pid, "smaps_rollup", key, buf, sizeof(buf)) < 0
+               ? -1
+               : atol(buf);
 }
 
 #define BIG_HEAP ((size_t)256 << 20)
@@ -371,7 +339,9 @@ static int subreaper_host(void *arg, int w)
         RT_CHECK(w, rt_ensure_running(), 0, 0);
         pid_t old = rt_tracker_pid();
         char ppid[32];
-        RT_CHECK(w, proc_status(old, "PPid:", ppid, sizeof(ppid)), 0, 0);
+        RT_CHECK(w,
+                 rt_test_proc_field(old, "status", "PPid:", ppid, sizeof(ppid)),
+                 0, 0);
         RT_CHECK_EQ(w, atol(ppid) == getpid(), 1);
         RT_CHECK(w, kill(old, SIGKILL), 0, 0);
         /* Call again until the library sees it dead: the first call that

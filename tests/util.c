@@ -273,6 +273,29 @@ int rt_test_wait_pid(pid_t pid, double seconds)
     }
 }
 
+int rt_test_proc_field(pid_t pid, const char *file, const char *key, char *buf,
+                       size_t len)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, file);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    char line[256];
+    int found = -1;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, key, strlen(key)) == 0) {
+            snprintf(buf, len, "%s", line + strlen(key));
+            buf[strcspn(buf, "\n")] = '\0';
+            found = 0;
+            break;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
 int rt_test_alive(pid_t pid)
 {
     char path[64];
@@ -338,8 +361,13 @@ const char *rt_test_stderr(const struct rt_test *t)
 {
     static char buf[1 << 20];
     int fd = open(t->errpath, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd < 0 ? 0 : read(fd, buf, sizeof(buf) - 1);
+    ssize_t n = 0;
     if (fd >= 0) {
+        /* A flood of warnings ends with the summary: keep the end. */
+        off_t size = lseek(fd, 0, SEEK_END);
+        off_t from =
+            size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0;
+        n = pread(fd, buf, sizeof(buf) - 1, from);
         close(fd);
     }
     buf[n > 0 ? n : 0] = '\0';

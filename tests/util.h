@@ -74,6 +74,12 @@ void rt_test_say(int fd, const char *fmt, ...)
  * returns its raw wait status, or -1 on timeout. */
 int rt_test_wait_pid(pid_t pid, double seconds);
 
+/* Copies what follows KEY ("PPid:", "Rss:", ...) on its line of
+ * /proc/PID/FILE ("status", "smaps_rollup"), without the newline, into BUF.
+ * 0, or -1 if there is no such process, file or line. */
+int rt_test_proc_field(pid_t pid, const char *file, const char *key, char *buf,
+                       size_t len);
+
 /* Whether PID exists and is not a zombie. */
 int rt_test_alive(pid_t pid);
 
@@ -85,7 +91,8 @@ int rt_test_sem_exists(const char *name);
  * PREFIX without its slash. */
 int rt_test_count_prefix(const char *prefix);
 
-/* The captured stderr so far (NUL-terminated, static buffer). */
+/* The captured stderr so far (NUL-terminated, static buffer; its last
+ * MiB when it is longer). */
 const char *rt_test_stderr(const struct rt_test *t);
 
 /* How many times NEEDLE occurs in HAYSTACK. */
