@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <mqueue.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,6 +220,79 @@ static void excl_on_existing_touches_nothing(void **state)
     shm_unlink(name);
 }
 
+/* An unlink through the wrapper that fails keeps the registration: once
+ * because someone else unlinked the segment first (the tracker then finds
+ * it gone and says so), and, when the test runs as root, once because the
+ * caller may not remove the semaphore (another effective uid, sticky
+ * /dev/shm): the tracker, which may, removes it at the end. */
+struct failing_plan {
+    const char *gone;
+    const char *kept;
+    uid_t other_uid; /* 0: no second uid to act as */
+};
+
+static int failing_unlink_host(void *arg, int w)
+{
+    const struct failing_plan *p = arg;
+    RT_CHECK(w, wrap_open(SHM, p->gone, O_CREAT | O_EXCL), 0, 0);
+    RT_CHECK(w, shm_unlink(p->gone), 0, 0);
+    RT_CHECK(w, rt_shm_unlink(p->gone), -1, ENOENT);
+    if (p->other_uid != 0) {
+        RT_CHECK(w, wrap_open(SEM, p->kept, O_CREAT | O_EXCL), 0, 0);
+        RT_CHECK(w, seteuid(p->other_uid), 0, 0);
+        int r = rt_sem_unlink(p->kept);
+        int err = errno;
+        /* glibc reports EACCES, musl the kernel's EPERM. */
+        RT_CHECK_EQ(w, r == -1 && (err == EACCES || err == EPERM), 1);
+        RT_CHECK(w, seteuid(0), 0, 0);
+    }
+    rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
+    rt_test_hang();
+}
+
+static void failed_unlink_keeps_the_registration(void **state)
+{
+    struct rt_test *t = *state;
+    char gone[128];
+    char kept[128];
+    const struct passwd *pw = getpwnam("nobody");
+    struct failing_plan p = {rt_test_name(t, gone, 128, "gone"),
+                             rt_test_name(t, kept, 128, "kept"),
+                             geteuid() == 0 && pw != NULL ? pw->pw_uid : 0};
+    int rfd;
+    pid_t pid = rt_test_fork(t, failing_unlink_host, &p, &rfd);
+    long tracker = rt_test_read_value(rfd, "pid", 20);
+    close(rfd);
+    assert_true(tracker > 0);
+    rt_test_track(t, (pid_t)tracker);
+    kill(pid, SIGKILL);
+    assert_int_not_equal(rt_test_wait_pid(pid, 20), -1);
+    int st = rt_test_wait_pid((pid_t)tracker, 20);
+    assert_true(st != -1 && WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 2); /* the unlink of GONE failed */
+    const char *err = rt_test_stderr(t);
+    char want[512];
+    snprintf(want, sizeof(want),
+             "resource_tracker: There appear to be 1 leaked shared_memory "
+             "objects to clean up at shutdown: {'%s'}\n",
+             gone);
+    assert_non_null(strstr(err, want));
+    snprintf(want, sizeof(want), "resource_tracker: '%s': [Errno %d] %s\n",
+             gone, ENOENT, strerror(ENOENT));
+    assert_non_null(strstr(err, want));
+    int lines = 2;
+    if (p.other_uid != 0) {
+        assert_false(exists(SEM, kept));
+        snprintf(want, sizeof(want),
+                 "resource_tracker: There appear to be 1 leaked semaphore "
+                 "objects to clean up at shutdown: {'%s'}\n",
+                 kept);
+        assert_non_null(strstr(err, want));
+        lines = 3;
+    }
+    assert_int_equal(rt_test_count(err, "resource_tracker:"), lines);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +300,7 @@ int main(void)
         RT_TEST(sem_wrappers_track_what_they_create),
         RT_TEST(mq_wrappers_track_what_they_create),
         RT_TEST(excl_on_existing_touches_nothing),
+        RT_TEST(failed_unlink_keeps_the_registration),
     };
     return RT_RUN(tests);
 }
