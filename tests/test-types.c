@@ -81,23 +81,6 @@ static int host_register(void *arg, int w)
     rt_test_hang();
 }
 
-/* Runs HOST with ARG, kills it once it reported, and returns the tracker's
- * exit status. */
-static int run_killed(struct rt_test *t, int (*host)(void *, int), void *arg)
-{
-    int rfd;
-    pid_t pid = rt_test_fork(t, host, arg, &rfd);
-    long tracker = rt_test_read_value(rfd, "pid", 20);
-    close(rfd);
-    assert_true(tracker > 0);
-    rt_test_track(t, (pid_t)tracker);
-    kill(pid, SIGKILL);
-    assert_int_not_equal(rt_test_wait_pid(pid, 20), -1);
-    int st = rt_test_wait_pid((pid_t)tracker, 30);
-    assert_true(st != -1 && WIFEXITED(st));
-    return WEXITSTATUS(st);
-}
-
 /* ---- message queues and files ---- */
 
 static void mqueue_is_unlinked(void **state)
@@ -111,7 +94,7 @@ static void mqueue_is_unlinked(void **state)
     assert_true(q != (mqd_t)-1);
     mq_close(q);
     struct regs r = {{name}, {RT_MQUEUE}, 1, NULL};
-    assert_int_equal(run_killed(t, host_register, &r), 1);
+    assert_int_equal(rt_test_run_killed(t, host_register, &r), 1);
     assert_false(mq_exists(name));
 }
 
@@ -122,7 +105,7 @@ static void file_is_unlinked(void **state)
     snprintf(path, sizeof(path), "/tmp%s-file", t->prefix);
     write_file(path, "data");
     struct regs r = {{path}, {RT_FILE}, 1, NULL};
-    assert_int_equal(run_killed(t, host_register, &r), 1);
+    assert_int_equal(rt_test_run_killed(t, host_register, &r), 1);
     assert_false(path_exists(path));
     char want[512];
     snprintf(want, sizeof(want),
@@ -220,7 +203,7 @@ static void folder_tree_is_removed_links_not_followed(void **state)
     make_outside(outside);
     build_tree(dir, outside);
     struct regs r = {{dir}, {RT_FOLDER}, 1, NULL};
-    assert_int_equal(run_killed(t, host_register, &r), 1);
+    assert_int_equal(rt_test_run_killed(t, host_register, &r), 1);
     assert_false(path_exists(dir));
     check_outside(outside);
     remove_tree(outside);
@@ -236,7 +219,7 @@ static void folder_that_is_a_link_is_removed_not_followed(void **state)
     make_outside(outside);
     assert_int_equal(symlink(outside, link), 0);
     struct regs r = {{link}, {RT_FOLDER}, 1, NULL};
-    assert_int_equal(run_killed(t, host_register, &r), 1);
+    assert_int_equal(rt_test_run_killed(t, host_register, &r), 1);
     assert_false(path_exists(link));
     check_outside(outside);
     remove_tree(outside);
@@ -281,7 +264,7 @@ static void folder_swapped_for_a_link_does_not_escape(void **state)
             rt_test_track(t, sw[i]);
         }
         struct regs r = {{dir}, {RT_FOLDER}, 1, NULL};
-        int status = run_killed(t, host_register, &r);
+        int status = rt_test_run_killed(t, host_register, &r);
         for (int i = 0; i < 3; i++) {
             kill(sw[i], SIGKILL);
             assert_int_not_equal(rt_test_wait_pid(sw[i], 10), -1);
@@ -388,7 +371,7 @@ static void custom_type_cleanup_runs_in_tracker(void **state)
      * test-fork.c: a multithreaded start can hang inside valgrind). */
     struct custom_args a = {
         {"one", "two", "deny-me", "code-it"}, 4, rt_test_valgrind() ? 0 : 4};
-    assert_int_equal(run_killed(t, custom_host, &a), 2);
+    assert_int_equal(rt_test_run_killed(t, custom_host, &a), 2);
     for (int i = 0; i < 2; i++) {
         snprintf(p, sizeof(p), "%s/%s", marker_dir, names[i]);
         assert_false(path_exists(p));

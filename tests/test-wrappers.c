@@ -144,27 +144,10 @@ static void run_plan(void **state, enum kind k)
         rt_test_track_mqueue(t, unlinked);
     }
     assert_int_equal(plain_create(k, theirs), 0);
-    int rfd;
-    pid_t pid = rt_test_fork(t, host, &p, &rfd);
-    char line[512];
-    long tracker = -1;
-    while (rt_test_read_line(rfd, line, sizeof(line), 20) >= 0) {
-        if (strncmp(line, "pid ", 4) == 0) {
-            tracker = atol(line + 4);
-            break;
-        }
-        print_error("host: %s\n", line);
-    }
-    close(rfd);
-    assert_true(tracker > 0);
-    rt_test_track(t, (pid_t)tracker);
-    kill(pid, SIGKILL);
-    assert_int_not_equal(rt_test_wait_pid(pid, 20), -1);
-    int st = rt_test_wait_pid((pid_t)tracker, 20);
-    assert_true(st != -1 && WIFEXITED(st));
+    int status = rt_test_run_killed(t, host, &p);
     /* Exactly the two objects it created were left and cleaned up; the one
      * it only attached to is untouched; no line was bad, no unlink failed. */
-    assert_int_equal(WEXITSTATUS(st), 1);
+    assert_int_equal(status, 1);
     assert_false(exists(k, created));
     assert_false(exists(k, maybe));
     assert_true(exists(k, theirs));
@@ -259,17 +242,8 @@ static void failed_unlink_keeps_the_registration(void **state)
     struct failing_plan p = {rt_test_name(t, gone, 128, "gone"),
                              rt_test_name(t, kept, 128, "kept"),
                              geteuid() == 0 && pw != NULL ? pw->pw_uid : 0};
-    int rfd;
-    pid_t pid = rt_test_fork(t, failing_unlink_host, &p, &rfd);
-    long tracker = rt_test_read_value(rfd, "pid", 20);
-    close(rfd);
-    assert_true(tracker > 0);
-    rt_test_track(t, (pid_t)tracker);
-    kill(pid, SIGKILL);
-    assert_int_not_equal(rt_test_wait_pid(pid, 20), -1);
-    int st = rt_test_wait_pid((pid_t)tracker, 20);
-    assert_true(st != -1 && WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 2); /* the unlink of GONE failed */
+    /* 2: the unlink of GONE failed. */
+    assert_int_equal(rt_test_run_killed(t, failing_unlink_host, &p), 2);
     const char *err = rt_test_stderr(t);
     char want[512];
     snprintf(want, sizeof(want),

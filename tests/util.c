@@ -234,6 +234,31 @@ long rt_test_read_value(int fd, const char *key, double seconds)
     return strtol(line + k + 1, NULL, 10);
 }
 
+int rt_test_run_killed(struct rt_test *t, int (*host)(void *arg, int wfd),
+                       void *arg)
+{
+    int rfd;
+    pid_t pid = rt_test_fork(t, host, arg, &rfd);
+    /* Lines before "pid" are the host's failed checks: show them all. */
+    char line[512];
+    long tracker = -1;
+    while (tracker < 0 && rt_test_read_line(rfd, line, sizeof(line), 20) >= 0) {
+        if (strncmp(line, "pid ", 4) == 0) {
+            tracker = strtol(line + 4, NULL, 10);
+        } else {
+            print_error("host: %s\n", line);
+        }
+    }
+    close(rfd);
+    assert_true(tracker > 0);
+    rt_test_track(t, (pid_t)tracker);
+    kill(pid, SIGKILL);
+    assert_int_not_equal(rt_test_wait_pid(pid, 20), -1);
+    int st = rt_test_wait_pid((pid_t)tracker, 30);
+    assert_true(st != -1 && WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
 void rt_test_say(int fd, const char *fmt, ...)
 {
     char buf[512];

@@ -62,6 +62,12 @@ ssize_t rt_test_read_line(int fd, char *buf, size_t len, double seconds);
 /* Reads a "pid N" style number after KEY from FD. Returns -1 on failure. */
 long rt_test_read_value(int fd, const char *key, double seconds);
 
+/* Forks HOST, which says "pid N" (its tracker) when its work is done and
+ * then hangs; SIGKILLs it, waits for the tracker to exit and returns the
+ * tracker's exit status. Fails the test if any step does not happen. */
+int rt_test_run_killed(struct rt_test *t, int (*host)(void *arg, int wfd),
+                       void *arg);
+
 /* In a host: waits for the test to kill it. */
 _Noreturn void rt_test_hang(void);
 
