@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Every invalid argument of every public function gives -1 and its exact
- * errno, before any side effect (no tracker is started by a bad call). */
+ * errno, before any side effect (no tracker is started by a bad call), and
+ * prints nothing: the return value tells the caller. */
 #define _GNU_SOURCE
 #include "util.h"
 
@@ -52,6 +53,7 @@ static void invalid_names_and_rtypes_are_einval(void **state)
     int rfd;
     pid_t pid = rt_test_fork(*state, bad_rtypes_and_names, NULL, &rfd);
     rt_test_expect_clean_exit(*state, pid, rfd, 20);
+    assert_string_equal(rt_test_stderr(*state), "");
 }
 
 static int long_names(void *arg, int w)
@@ -94,6 +96,7 @@ static void names_past_pipe_buf_are_enametoolong(void **state)
     int rfd;
     pid_t pid = rt_test_fork(*state, long_names, NULL, &rfd);
     rt_test_expect_clean_exit(*state, pid, rfd, 20);
+    assert_string_equal(rt_test_stderr(*state), "");
 }
 
 static int bad_fds(void *arg, int w)
@@ -134,6 +137,7 @@ static void rt_setfd_refuses_what_is_not_a_pipe_write_end(void **state)
     int rfd;
     pid_t pid = rt_test_fork(*state, bad_fds, NULL, &rfd);
     rt_test_expect_clean_exit(*state, pid, rfd, 20);
+    assert_string_equal(rt_test_stderr(*state), "");
 }
 
 static int adopt_test_pipe(void *arg, int w)
@@ -210,6 +214,7 @@ static void descriptor_exhaustion_is_emfile(void **state)
     int rfd;
     pid_t pid = rt_test_fork(*state, out_of_fds, NULL, &rfd);
     rt_test_expect_clean_exit(*state, pid, rfd, 20);
+    assert_string_equal(rt_test_stderr(*state), "");
 }
 
 int main(void)
