@@ -50,6 +50,13 @@ CFLAGS_ALL  = $(BASEFLAGS) $(WARNINGS) $(OPTFLAGS) $(CFLAGS)
 LDFLAGS_ALL = -Wl,-z,relro,-z,now $(SANLDFLAGS) $(LDFLAGS)
 LIBS        := -pthread -Wl,--as-needed -lrt -Wl,--no-as-needed
 
+# A change of compiler or flags rebuilds everything: whatever is compiled
+# or linked depends on this file, which records them and is rewritten only
+# when they change.
+FLAGS_FILE := $(BUILD)/flags
+FLAGS_NOW  := $(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL)
+$(shell mkdir -p $(BUILD) && [ "$$(cat $(FLAGS_FILE) 2>/dev/null)" = '$(FLAGS_NOW)' ] || printf '%s\n' '$(FLAGS_NOW)' > $(FLAGS_FILE))
+
 # Modules of the tracker process (also linked into the library, for the fork
 # path), and modules of the client side only.
 TRACKER_SRCS := tracker wire registry slab rtypes rmtree alive fdio diag
@@ -113,40 +120,40 @@ $(GEN)/tracker-image.c: $(IMAGE) $(TOOL)/bin2c
 
 # ---- the tracker image (an executable, embedded in the library) -------------
 
-$(IMG)/%.o: src/%.c
+$(IMG)/%.o: src/%.c $(FLAGS_FILE)
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
-$(IMG)/errtab.o: $(GEN)/errtab.c
+$(IMG)/errtab.o: $(GEN)/errtab.c $(FLAGS_FILE)
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
-$(IMAGE): $(IMG_OBJS)
+$(IMAGE): $(IMG_OBJS) $(FLAGS_FILE)
 	$(call say,CC,$@)
-	$(Q)$(CC) $(LDFLAGS_ALL) $(IMAGE_STRIP) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS_ALL) $(IMAGE_STRIP) -o $@ $(IMG_OBJS) $(LIBS)
 
 # ---- the library -------------------------------------------------------------
 
 LIBFLAGS := -DRT_BUILDING_LIBRARY -fvisibility=hidden
 
-$(OBJ)/%.o: src/%.c
+$(OBJ)/%.o: src/%.c $(FLAGS_FILE)
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS_ALL) $(LIBFLAGS) -c -o $@ $<
 
-$(OBJ)/%.o: $(GEN)/%.c
+$(OBJ)/%.o: $(GEN)/%.c $(FLAGS_FILE)
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS_ALL) $(LIBFLAGS) -c -o $@ $<
 
-$(PIC)/%.o: src/%.c
+$(PIC)/%.o: src/%.c $(FLAGS_FILE)
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS_ALL) $(LIBFLAGS) -fPIC -c -o $@ $<
 
-$(PIC)/%.o: $(GEN)/%.c
+$(PIC)/%.o: $(GEN)/%.c $(FLAGS_FILE)
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS_ALL) $(LIBFLAGS) -fPIC -c -o $@ $<
@@ -155,7 +162,7 @@ $(LIB_A): $(LIB_OBJS)
 	$(call say,AR,$@)
 	$(Q)rm -f $@.tmp && $(AR) rcs $@.tmp $^ && mv $@.tmp $@
 
-$(LIB_REAL): $(LIB_PICS) src/resourcetracker.map
+$(LIB_REAL): $(LIB_PICS) src/resourcetracker.map $(FLAGS_FILE)
 	$(call say,CC,$@)
 	$(Q)$(CC) -shared $(LDFLAGS_ALL) -Wl,-soname,$(LIB_SONAME) \
 	    -Wl,--version-script=src/resourcetracker.map -o $@ $(LIB_PICS) $(LIBS)
@@ -210,7 +217,7 @@ cmocka:
 	  fi; \
 	fi
 
-$(BUILD)/tests/%.o: tests/%.c | cmocka
+$(BUILD)/tests/%.o: tests/%.c $(FLAGS_FILE) | cmocka
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS_ALL) $(CMOCKA_CFLAGS) -Itests -c -o $@ $<

@@ -89,31 +89,26 @@ static int count_ours(void)
     return n;
 }
 
-/* Creates a 1 MiB segment and a semaphore named after TAG. With TRACK, both
- * are registered with the tracker the moment they exist. */
+/* Creates a 1 MiB segment and a semaphore named after TAG. With TRACK,
+ * through the library's drop-in wrappers, which tell the tracker about what
+ * they create before it exists; without, through the plain POSIX calls. */
 static void create_pair(const char *tag, int track)
 {
     char shm[128];
     char sem[128];
     snprintf(shm, sizeof(shm), "/%s-%s-data", prefix, tag);
     snprintf(sem, sizeof(sem), "/%s-%s-lock", prefix, tag);
-    int fd = shm_open(shm, O_CREAT | O_EXCL | O_RDWR, 0600);
+    int fd = track ? rt_shm_open(shm, O_CREAT | O_EXCL | O_RDWR, 0600)
+                   : shm_open(shm, O_CREAT | O_EXCL | O_RDWR, 0600);
     if (fd < 0 || ftruncate(fd, SEGMENT_SIZE) < 0) {
         perror(shm);
         _exit(1);
     }
     close(fd);
-    if (track && rt_register(shm, RT_SHARED_MEMORY) < 0) {
-        perror("rt_register");
-        _exit(1);
-    }
-    sem_t *s = sem_open(sem, O_CREAT | O_EXCL, 0600, 1);
+    sem_t *s = track ? rt_sem_open(sem, O_CREAT | O_EXCL, 0600, 1)
+                     : sem_open(sem, O_CREAT | O_EXCL, 0600, 1);
     if (s == SEM_FAILED) {
         perror(sem);
-        _exit(1);
-    }
-    if (track && rt_register(sem, RT_SEMAPHORE) < 0) {
-        perror("rt_register");
         _exit(1);
     }
 }
@@ -247,7 +242,9 @@ int main(void)
         "This time the program calls rt_ensure_running() before it forks:\n"
         "that starts the tracker, a small process that every process of the\n"
         "program is connected to by a pipe its children inherit. Each object\n"
-        "is passed to rt_register() as soon as it exists.\n\n");
+        "is created with rt_shm_open() or rt_sem_open(), the POSIX calls plus\n"
+        "one step: they tell the tracker the name before the object "
+        "exists.\n\n");
     show_dev_shm("before");
     long tracker = run_and_kill(1);
     say("  The tracker (pid %ld) sees its pipe close when the last process\n"
@@ -272,8 +269,9 @@ int main(void)
         remove_ours();
         return 1;
     }
-    say("\n  Nothing leaked. Link with -lresourcetracker, call rt_register()\n"
-        "  after each shm_open/sem_open and rt_unregister() after each\n"
-        "  unlink; see README.md.\n");
+    say("\n  Nothing leaked. Link with -lresourcetracker, create with\n"
+        "  rt_shm_open()/rt_sem_open() and remove with rt_shm_unlink()/\n"
+        "  rt_sem_unlink() (or register other names with rt_register());\n"
+        "  see README.md.\n");
     return 0;
 }
