@@ -95,7 +95,7 @@ EXAMPLES   := $(addprefix $(BUILD)/examples/,leak-demo prefork-demo \
 .SECONDARY:
 .PHONY: all lib tests examples check demo prefork-demo spawn-demo python-demo \
         bench clean cmocka install uninstall asan tsan valgrind stress \
-        random-kill fuzz lint format format-check check-musl
+        random-kill fuzz lint format format-check check-musl check-tools
 
 all: lib examples
 
@@ -238,7 +238,29 @@ tests: $(TEST_BINS) $(TEST_HELPERS)
 # pkg-config (shared and static).
 SCRIPT_TESTS := tests/abi-test.sh tests/install-test.sh tests/check-man.sh
 
-check: all tests
+# Those checks use a few common tools besides cmocka. As root on Debian the
+# missing ones are installed; elsewhere they are named (Debian's names).
+CHECK_TOOLS := pkg-config:pkg-config nm:binutils readelf:binutils \
+               man:man-db groff:groff
+check-tools:
+	@missing=""; \
+	for tp in $(CHECK_TOOLS); do \
+	  command -v $${tp%%:*} >/dev/null 2>&1 || missing="$$missing $${tp#*:}"; \
+	done; \
+	command -v g++ >/dev/null 2>&1 || command -v clang++ >/dev/null 2>&1 \
+	  || missing="$$missing g++"; \
+	[ -z "$$missing" ] && exit 0; \
+	missing=$$(printf '%s\n' $$missing | sort -u | tr '\n' ' '); \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "make check: installing $$missing"; \
+	  apt-get update -qq >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else \
+	  echo "make check also needs these tools (Debian packages): $$missing" >&2; \
+	  exit 1; \
+	fi
+
+check: check-tools all tests
 	@set -e; for i in $$(seq 1 $(REPEAT)); do \
 	  [ $(REPEAT) = 1 ] || echo "== round $$i of $(REPEAT)"; \
 	  for t in $(TEST_NAMES); do \

@@ -27,9 +27,12 @@ flags="-Wall -Wextra -Wpedantic -Werror"
 printf '#include <resourcetracker.h>\nint main(void) { return rt_ensure_running(); }\n' > "$tmp/c11.c"
 $CC -std=c11 $flags -Iinclude -fsyntax-only "$tmp/c11.c" || fail "the header is not clean C11"
 $CC -std=c11 -D_POSIX_C_SOURCE=200809L $flags -Iinclude -fsyntax-only "$tmp/c11.c" || fail "the header is not clean C11 with POSIX 2008"
+cxxs=0
 for cxx in g++ clang++; do
     command -v $cxx >/dev/null || continue
+    cxxs=$((cxxs + 1))
     $cxx -std=c++11 $flags -Iinclude -c tests/header-test.cpp -o "$tmp/h.o" || fail "the header does not compile as C++ with $cxx"
     $cxx "$tmp/h.o" "$so" -o "$tmp/h" -pthread || fail "a C++ program does not link with $cxx"
 done
+[ "$cxxs" -gt 0 ] || fail "no C++ compiler (g++ or clang++) to compile the header as C++"
 echo "abi-test: ok ($(wc -l < "$tmp/api") symbols, soname libresourcetracker.so.0, C11 and C++)"
