@@ -222,9 +222,10 @@ $(BUILD)/tests/%.o: tests/%.c $(FLAGS_FILE) | cmocka
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS_ALL) $(CMOCKA_CFLAGS) -Itests -c -o $@ $<
 
-$(BUILD)/tests/test-%: $(BUILD)/tests/test-%.o $(BUILD)/tests/util.o $(LIB_A)
+TEST_COMMON := $(BUILD)/tests/util.o $(BUILD)/tests/proc.o
+$(BUILD)/tests/test-%: $(BUILD)/tests/test-%.o $(TEST_COMMON) $(LIB_A)
 	$(call say,CC,$@)
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/tests/util.o $(LIB_A) $(CMOCKA_LIBS) $(LIBS)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(TEST_COMMON) $(LIB_A) $(CMOCKA_LIBS) $(LIBS)
 
 $(BUILD)/tests/child: $(BUILD)/tests/child.o $(LIB_A)
 	$(call say,CC,$@)

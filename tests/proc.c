@@ -1,18 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* Process helpers for the stand-alone test programs (stress, random-kill),
- * which do not use cmocka: deadlines, exact reaping, one-write lines, a
- * line reader with a deadline, and prefix scans of a folder. */
+/* Process helpers for the test programs: deadlines, exact reaping,
+ * one-write lines, a line reader with a deadline, prefix scans of a folder,
+ * and the stand-alone programs' failure count, file reading and host. */
 #define _GNU_SOURCE
 #include "proc.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -156,4 +158,103 @@ int proc_scan_prefix(const char *dir, const char *prefix, int sem_too,
     }
     (void)closedir(d);
     return count;
+}
+
+const char *proc_name = "test";
+int proc_problems;
+
+void proc_problem(const char *fmt, ...)
+{
+    if (proc_problems++ >= PROC_SHOWN) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%s: FAIL: ", proc_name);
+    vprintf(fmt, ap);
+    fputc('\n', stdout);
+    va_end(ap);
+}
+
+void proc_print_escaped(const char *line)
+{
+    for (size_t i = 0; i < 300 && line[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (c >= 0x20 && c < 0x7f) {
+            putchar(c);
+        } else {
+            printf("\\x%02x", c);
+        }
+    }
+    putchar('\n');
+}
+
+char *proc_slurp(const char *path, size_t *ret_len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        if (fd >= 0) {
+            (void)close(fd);
+        }
+        return NULL;
+    }
+    size_t cap = (size_t)st.st_size;
+    char *buf = malloc(cap + 1);
+    size_t len = 0;
+    while (buf != NULL && len < cap) {
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    (void)close(fd);
+    if (buf != NULL) {
+        buf[len] = '\0';
+        *ret_len = len;
+    }
+    return buf;
+}
+
+void proc_reap_all(double deadline)
+{
+    for (;;) {
+        pid_t r = waitpid(-1, NULL, WNOHANG);
+        if (r < 0 && errno == ECHILD) {
+            return;
+        }
+        if (r <= 0) {
+            if (proc_now() > deadline) {
+                proc_problem("children still running at exit");
+                return;
+            }
+            proc_nap_us(1000);
+        }
+    }
+}
+
+pid_t proc_start_host(int errfd, const int report[2], const int lifeline[2],
+                      int (*host)(void *arg, int report, int lifeline),
+                      void *arg)
+{
+    (void)fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        (void)setpgid(0, 0);
+        if (dup2(errfd, 2) < 0) {
+            _exit(125);
+        }
+        (void)close(report[0]);
+        (void)close(lifeline[1]);
+        _exit(host(arg, report[1], lifeline[0]));
+    }
+    if (pid > 0) {
+        /* Also here, so that no kill of the group can come before it. */
+        (void)setpgid(pid, pid);
+    }
+    return pid;
 }

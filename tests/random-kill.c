@@ -47,7 +47,7 @@
 #define PARALLEL 4        /* workers alive at once */
 #define MAX_DELAY_US 3000 /* a worker is killed 0 to this long after fork */
 #define MAX_ITERATIONS 10000000L
-#define SHOWN 10 /* problems and leaked names printed in full */
+#define SHOWN PROC_SHOWN /* leaked names and lines printed in full */
 
 /* Deadlines, in seconds before RT_TEST_TIMEOUT_MULTIPLIER. */
 #define ITER_SECONDS 0.05 /* per iteration, on top of RUN_SECONDS */
@@ -302,8 +302,16 @@ static void kill_one(const struct slot *s, struct tally *t, int report)
 /* Runs in the host: starts the tracker, then keeps PARALLEL workers going,
  * each killed at its random instant, until ITERATIONS were started.
  * Returns its exit code: 0 when every worker died of our SIGKILL. */
-static int host(const struct config *cfg, int report, int logfd, int lifeline)
+/* What the host runs with: the run's settings and the log of names. */
+struct host_args {
+    const struct config *cfg;
+    int logfd;
+};
+
+static int host(void *arg, int report, int lifeline)
 {
+    const struct config *cfg = ((const struct host_args *)arg)->cfg;
+    int logfd = ((const struct host_args *)arg)->logfd;
     if (rt_ensure_running() < 0) {
         proc_say(report, "fail host rt_ensure_running: %s", strerror(errno));
         return 1;
@@ -348,68 +356,6 @@ static int host(const struct config *cfg, int report, int logfd, int lifeline)
 
 /* ---- runner ------------------------------------------------------------- */
 
-static int problems;
-
-/* Counts a failure; the first SHOWN are printed. */
-__attribute__((format(printf, 1, 2))) static void problem(const char *fmt, ...)
-{
-    if (problems++ >= SHOWN) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("random-kill: FAIL: ", stdout);
-    vprintf(fmt, ap);
-    fputc('\n', stdout);
-    va_end(ap);
-}
-
-/* Prints up to 300 bytes of LINE with control and non-ASCII bytes escaped. */
-static void print_escaped(const char *line)
-{
-    for (size_t i = 0; i < 300 && line[i] != '\0'; i++) {
-        unsigned char c = (unsigned char)line[i];
-        if (c >= 0x20 && c < 0x7f) {
-            putchar(c);
-        } else {
-            printf("\\x%02x", c);
-        }
-    }
-    putchar('\n');
-}
-
-/* Reads a whole file into a NUL-terminated buffer to free(), or NULL. */
-static char *slurp(const char *path, size_t *ret_len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        if (fd >= 0) {
-            (void)close(fd);
-        }
-        return NULL;
-    }
-    size_t cap = (size_t)st.st_size;
-    char *buf = malloc(cap + 1);
-    size_t len = 0;
-    while (buf != NULL && len < cap) {
-        ssize_t n = read(fd, buf + len, cap - len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            break;
-        }
-        len += (size_t)n;
-    }
-    (void)close(fd);
-    if (buf != NULL) {
-        buf[len] = '\0';
-        *ret_len = len;
-    }
-    return buf;
-}
-
 /* Whether the object NAME of kind K still exists; a leftover is removed. */
 static int still_there(enum kind k, const char *name)
 {
@@ -426,7 +372,7 @@ static int still_there(enum kind k, const char *name)
         mqd_t q = mq_open(name, O_RDONLY);
         if (q == (mqd_t)-1) {
             if (errno != ENOENT) {
-                problem("mq_open %s: %s", name, strerror(errno));
+                proc_problem("mq_open %s: %s", name, strerror(errno));
             }
             return 0;
         }
@@ -446,16 +392,16 @@ static int still_there(enum kind k, const char *name)
 static long check_log(const struct config *cfg, long counts[KINDS])
 {
     size_t len;
-    char *text = slurp(cfg->logpath, &len);
+    char *text = proc_slurp(cfg->logpath, &len);
     if (text == NULL) {
-        problem("cannot read %s: %s", cfg->logpath, strerror(errno));
+        proc_problem("cannot read %s: %s", cfg->logpath, strerror(errno));
         return 0;
     }
     long leaked = 0;
     for (char *line = text; *line != '\0';) {
         char *nl = strchr(line, '\n');
         if (nl == NULL) {
-            problem("log ends in a partial line");
+            proc_problem("log ends in a partial line");
             break;
         }
         *nl = '\0';
@@ -467,7 +413,7 @@ static long check_log(const struct config *cfg, long counts[KINDS])
             k++;
         }
         if (space == NULL || k == KINDS) {
-            problem("bad log line '%s'", line);
+            proc_problem("bad log line '%s'", line);
         } else {
             counts[k]++;
             if (still_there((enum kind)k, space + 1)) {
@@ -512,9 +458,9 @@ struct tracker_report {
 static void check_stderr(const struct config *cfg, struct tracker_report *r)
 {
     size_t len;
-    char *buf = slurp(cfg->errpath, &len);
+    char *buf = proc_slurp(cfg->errpath, &len);
     if (buf == NULL) {
-        problem("cannot read %s: %s", cfg->errpath, strerror(errno));
+        proc_problem("cannot read %s: %s", cfg->errpath, strerror(errno));
         return;
     }
     static const char leak[] = "resource_tracker: There appear to be ";
@@ -540,7 +486,7 @@ static void check_stderr(const struct config *cfg, struct tracker_report *r)
         } else {
             if (r->other++ < SHOWN) {
                 fputs("random-kill: unexpected stderr line: ", stdout);
-                print_escaped(line);
+                proc_print_escaped(line);
             }
         }
         if (nl == NULL) {
@@ -567,34 +513,14 @@ static int collect_reports(struct proc_reader *r, double deadline,
         } else if (sscanf(line, "done %ld %ld %ld", &a, &b, &c) == 3) {
             *t = (struct tally){a, b, c};
         } else {
-            problem("%s", line);
+            proc_problem("%s", line);
         }
     }
     if (errno != 0) {
-        problem("reports: %s", strerror(errno));
+        proc_problem("reports: %s", strerror(errno));
         return -1;
     }
     return 0;
-}
-
-/* Reaps whatever children are left (workers orphaned by a host that died,
- * the tracker) until none remain or the deadline passes. The runner's own
- * children only: exact pids are not known for orphans. */
-static void reap_all(double deadline)
-{
-    for (;;) {
-        pid_t r = waitpid(-1, NULL, WNOHANG);
-        if (r < 0 && errno == ECHILD) {
-            return;
-        }
-        if (r <= 0) {
-            if (proc_now() > deadline) {
-                problem("children still running at exit");
-                return;
-            }
-            proc_nap_us(1000);
-        }
-    }
 }
 
 static int parse_args(int argc, char **argv, struct config *cfg)
@@ -628,30 +554,6 @@ static int parse_args(int argc, char **argv, struct config *cfg)
     return 0;
 }
 
-/* Forks the host: its stderr (and so that of the workers and the tracker)
- * is the capture file, and it leads a process group of its own so that a
- * failed run can kill it and every worker at once. */
-static pid_t start_host(const struct config *cfg, int errfd, int logfd,
-                        int report[2], int lifeline[2])
-{
-    (void)fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        (void)setpgid(0, 0);
-        if (dup2(errfd, 2) < 0) {
-            _exit(125);
-        }
-        (void)close(report[0]);
-        (void)close(lifeline[1]);
-        _exit(host(cfg, report[1], logfd, lifeline[0]));
-    }
-    if (pid > 0) {
-        /* Also here, so that no kill of the group can come before it. */
-        (void)setpgid(pid, pid);
-    }
-    return pid;
-}
-
 /* Everything the runner checks once the tracker is gone. */
 static void check_all(const struct config *cfg, int status,
                       const struct tally *t, double elapsed)
@@ -676,18 +578,19 @@ static void check_all(const struct config *cfg, int status,
            "%.3f s\n",
            status, r.left, r.gone, r.other, elapsed);
     if (leaked != 0 || stray != 0) {
-        problem("objects outlived the tracker");
+        proc_problem("objects outlived the tracker");
     }
     if (r.other != 0) {
-        problem("unexpected lines on the tracker's stderr");
+        proc_problem("unexpected lines on the tracker's stderr");
     }
     int want = r.gone > 0 ? 2 : r.left > 0 ? 1 : 0;
     if (status != want) {
-        problem("tracker exit status %d, its report implies %d", status, want);
+        proc_problem("tracker exit status %d, its report implies %d", status,
+                     want);
     }
     if (t->started != cfg->iterations || t->killed != t->started) {
-        problem("%ld of %ld workers started, %ld killed", t->started,
-                cfg->iterations, t->killed);
+        proc_problem("%ld of %ld workers started, %ld killed", t->started,
+                     cfg->iterations, t->killed);
     }
 }
 
@@ -703,16 +606,17 @@ static int run(const struct config *cfg, int fds[4], struct tally *t,
                      O_CREAT | O_EXCL | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
     int logfd = open(cfg->logpath,
                      O_CREAT | O_EXCL | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
+    struct host_args args = {cfg, logfd};
     pid_t hpid = errfd < 0 || logfd < 0
                      ? -1
-                     : start_host(cfg, errfd, logfd, report, lifeline);
+                     : proc_start_host(errfd, report, lifeline, host, &args);
     int err = errno;
     (void)close(fds[1]);
     fds[1] = -1;
     (void)close(errfd);
     (void)close(logfd);
     if (hpid < 0) {
-        problem("setup: %s", strerror(err));
+        proc_problem("setup: %s", strerror(err));
         return -1;
     }
     *ret_host = hpid;
@@ -726,26 +630,26 @@ static int run(const struct config *cfg, int fds[4], struct tally *t,
     int st;
     if (proc_wait_exact(hpid, proc_now() + proc_scaled(EXIT_SECONDS), &st) <
         0) {
-        problem("host did not exit: %s", strerror(errno));
+        proc_problem("host did not exit: %s", strerror(errno));
         return -1;
     }
     *ret_host = -1;
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        problem("host ended with status 0x%x", (unsigned)st);
+        proc_problem("host ended with status 0x%x", (unsigned)st);
     }
     if (*ret_tracker <= 0) {
-        problem("the host never reported its tracker");
+        proc_problem("the host never reported its tracker");
         return -1;
     }
     if (proc_wait_exact(*ret_tracker, proc_now() + proc_scaled(EXIT_SECONDS),
                         &st) < 0) {
-        problem("tracker %ld did not exit: %s", (long)*ret_tracker,
-                strerror(errno));
+        proc_problem("tracker %ld did not exit: %s", (long)*ret_tracker,
+                     strerror(errno));
         return -1;
     }
     *ret_tracker = -1;
     if (!WIFEXITED(st)) {
-        problem("tracker ended with status 0x%x", (unsigned)st);
+        proc_problem("tracker ended with status 0x%x", (unsigned)st);
         return -1;
     }
     return WEXITSTATUS(st);
@@ -753,6 +657,7 @@ static int run(const struct config *cfg, int fds[4], struct tally *t,
 
 int main(int argc, char **argv)
 {
+    proc_name = "random-kill";
     struct config cfg;
     if (parse_args(argc, argv, &cfg) < 0) {
         fprintf(stderr, "usage: random-kill [ITERATIONS (1-%ld)] [SEED]\n",
@@ -800,7 +705,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < 4; i++) {
         (void)close(fds[i]);
     }
-    reap_all(proc_now() + proc_scaled(EXIT_SECONDS));
+    proc_reap_all(proc_now() + proc_scaled(EXIT_SECONDS));
     if (status < 0) {
         /* The log names the message queues, which cannot be listed. */
         long counts[KINDS] = {0, 0, 0, 0};
@@ -808,11 +713,11 @@ int main(int argc, char **argv)
     }
     (void)proc_scan_prefix("/dev/shm", cfg.prefix + 1, 1, 1);
     (void)proc_scan_prefix("/tmp", cfg.prefix + 1, 0, 1);
-    if (problems == 0) {
+    if (proc_problems == 0) {
         printf("random-kill: PASS\n");
     } else {
         printf("random-kill: FAILED (%d problems, at most %d shown)\n",
-               problems, SHOWN);
+               proc_problems, SHOWN);
     }
-    return problems == 0 ? 0 : 1;
+    return proc_problems == 0 ? 0 : 1;
 }

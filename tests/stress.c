@@ -48,7 +48,7 @@
 #define MAX_PROCESSES 4096
 #define MAX_NAMES 10000000L
 #define NAME_CAP (PIPE_BUF + 1)
-#define SHOWN 10 /* problems and stderr lines printed in full */
+#define SHOWN PROC_SHOWN /* stderr lines printed in full */
 
 /* Deadlines, in seconds before RT_TEST_TIMEOUT_MULTIPLIER. */
 #define READY_SECONDS 100.0  /* every worker ready */
@@ -63,12 +63,6 @@ struct config {
 };
 
 /* ---- time, processes, lines --------------------------------------------- */
-
-static void nap_ms(int ms)
-{
-    struct timespec ts = {0, (long)ms * 1000000L};
-    (void)nanosleep(&ts, NULL);
-}
 
 static int exists(const char *path)
 {
@@ -327,7 +321,7 @@ static int reap_workers(pid_t *kids, int n, int report)
             return bad + left;
         }
         if (left > 0) {
-            nap_ms(5);
+            proc_nap_us(5000);
         }
     }
     return bad;
@@ -336,8 +330,9 @@ static int reap_workers(pid_t *kids, int n, int report)
 /* Runs in the host: starts the tracker, forks the workers, reaps them once
  * the runner has killed them. Returns its exit code: 0 when every worker
  * was forked and died of SIGKILL. */
-static int host(const struct config *cfg, int report, int lifeline)
+static int host(void *arg, int report, int lifeline)
 {
+    const struct config *cfg = arg;
     if (rt_ensure_running() < 0) {
         proc_say(report, "fail host rt_ensure_running: %s", strerror(errno));
         return 1;
@@ -368,36 +363,6 @@ static int host(const struct config *cfg, int report, int lifeline)
 }
 
 /* ---- runner ------------------------------------------------------------- */
-
-static int problems;
-
-/* Counts a failure; the first SHOWN are printed. */
-__attribute__((format(printf, 1, 2))) static void problem(const char *fmt, ...)
-{
-    if (problems++ >= SHOWN) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("stress: FAIL: ", stdout);
-    vprintf(fmt, ap);
-    fputc('\n', stdout);
-    va_end(ap);
-}
-
-/* Prints up to 300 bytes of LINE with control and non-ASCII bytes escaped. */
-static void print_escaped(const char *line)
-{
-    for (size_t i = 0; i < 300 && line[i] != '\0'; i++) {
-        unsigned char c = (unsigned char)line[i];
-        if (c >= 0x20 && c < 0x7f) {
-            putchar(c);
-        } else {
-            printf("\\x%02x", c);
-        }
-    }
-    putchar('\n');
-}
 
 /* Whether LINE is "resource_tracker: There appear to be COUNT leaked RTYPE
  * objects to clean up at shutdown: {...}" listing only names of KIND
@@ -450,25 +415,12 @@ static int is_leak_line(const struct config *cfg, const char *line,
 /* Checks the tracker's stderr: the two leak lines and nothing else. */
 static void check_stderr(const struct config *cfg)
 {
-    static char buf[1 << 22];
-    int fd = open(cfg->errpath, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        problem("cannot open %s: %s", cfg->errpath, strerror(errno));
+    size_t len;
+    char *buf = proc_slurp(cfg->errpath, &len);
+    if (buf == NULL) {
+        proc_problem("cannot read %s: %s", cfg->errpath, strerror(errno));
         return;
     }
-    size_t len = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            break;
-        }
-        len += (size_t)n;
-    }
-    (void)close(fd);
-    buf[len] = '\0';
     int shm_lines = 0;
     int sem_lines = 0;
     int other = 0;
@@ -485,18 +437,19 @@ static void check_stderr(const struct config *cfg)
             sem_lines++;
         } else if (other++ < SHOWN) {
             fputs("stress: unexpected stderr line: ", stdout);
-            print_escaped(line);
+            proc_print_escaped(line);
         }
         if (nl == NULL) {
             break;
         }
         line = nl + 1;
     }
+    free(buf);
     printf("stress: stderr: %zu bytes, %d shared_memory leak line, "
            "%d semaphore leak line, %d other\n",
            len, shm_lines, sem_lines, other);
     if (shm_lines != 1 || sem_lines != 1 || other != 0) {
-        problem("stderr is not exactly the two expected leak lines");
+        proc_problem("stderr is not exactly the two expected leak lines");
     }
 }
 
@@ -532,13 +485,13 @@ static void check_objects(const struct config *cfg)
            controls, cfg->processes, stray);
     if (shm_gone != cfg->processes * NSHM ||
         sem_gone != cfg->processes * NSEM) {
-        problem("the tracker left objects it held");
+        proc_problem("the tracker left objects it held");
     }
     if (controls != cfg->processes) {
-        problem("control segments the tracker never knew have vanished");
+        proc_problem("control segments the tracker never knew have vanished");
     }
     if (stray != 0) {
-        problem("unexpected entries with the prefix in /dev/shm");
+        proc_problem("unexpected entries with the prefix in /dev/shm");
     }
 }
 
@@ -554,9 +507,9 @@ static int collect_ready(const struct config *cfg, struct proc_reader *r,
     while (forked < 0 || ready + failed < forked) {
         char line[512];
         if (proc_read_line(r, line, sizeof(line), deadline) < 0) {
-            problem("%s after %d ready, %d failed of %d",
-                    errno == ETIMEDOUT ? "timeout" : "reports ended", ready,
-                    failed, forked < 0 ? cfg->processes : forked);
+            proc_problem("%s after %d ready, %d failed of %d",
+                         errno == ETIMEDOUT ? "timeout" : "reports ended",
+                         ready, failed, forked < 0 ? cfg->processes : forked);
             break;
         }
         long v;
@@ -570,7 +523,7 @@ static int collect_ready(const struct config *cfg, struct proc_reader *r,
         } else {
             failed += strncmp(line, "fail ", 5) == 0 &&
                       strncmp(line, "fail host", 9) != 0;
-            problem("%s", line);
+            proc_problem("%s", line);
         }
     }
     return ready;
@@ -583,30 +536,10 @@ static void drain(struct proc_reader *r)
     double deadline = proc_now() + proc_scaled(EXIT_SECONDS);
     char line[512];
     while (proc_read_line(r, line, sizeof(line), deadline) >= 0) {
-        problem("%s", line);
+        proc_problem("%s", line);
     }
     if (errno != 0) {
-        problem("report pipe still open: %s", strerror(errno));
-    }
-}
-
-/* Reaps whatever children are left (workers orphaned by a host that died,
- * the tracker) until none remain or the deadline passes. The runner's own
- * children only: exact pids are not known for orphans. */
-static void reap_all(double deadline)
-{
-    for (;;) {
-        pid_t r = waitpid(-1, NULL, WNOHANG);
-        if (r < 0 && errno == ECHILD) {
-            return;
-        }
-        if (r <= 0) {
-            if (proc_now() > deadline) {
-                problem("children still running at exit");
-                return;
-            }
-            nap_ms(1);
-        }
+        proc_problem("report pipe still open: %s", strerror(errno));
     }
 }
 
@@ -638,30 +571,6 @@ static int parse_args(int argc, char **argv, struct config *cfg)
     return 0;
 }
 
-/* Forks the host: its stderr (and so that of the workers and the tracker)
- * is the capture file, and it leads a process group of its own so that a
- * failed run can kill it and every worker at once. */
-static pid_t start_host(const struct config *cfg, int errfd, int report[2],
-                        int lifeline[2])
-{
-    (void)fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        (void)setpgid(0, 0);
-        if (dup2(errfd, 2) < 0) {
-            _exit(125);
-        }
-        (void)close(report[0]);
-        (void)close(lifeline[1]);
-        _exit(host(cfg, report[1], lifeline[0]));
-    }
-    if (pid > 0) {
-        /* Also here, so that no kill of the group can come before it. */
-        (void)setpgid(pid, pid);
-    }
-    return pid;
-}
-
 static void usage(void)
 {
     fprintf(stderr,
@@ -682,13 +591,15 @@ static int run(const struct config *cfg, int fds[4], pid_t *pids,
     int errfd = open(cfg->errpath,
                      O_CREAT | O_EXCL | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
     double t0 = proc_now();
-    pid_t hpid = errfd < 0 ? -1 : start_host(cfg, errfd, report, lifeline);
+    pid_t hpid =
+        errfd < 0 ? -1
+                  : proc_start_host(errfd, report, lifeline, host, (void *)cfg);
     int err = errno;
     (void)close(fds[1]);
     fds[1] = -1;
     (void)close(errfd);
     if (hpid < 0) {
-        problem("setup: %s", strerror(err));
+        proc_problem("setup: %s", strerror(err));
         return -1;
     }
     *ret_host = hpid;
@@ -698,30 +609,31 @@ static int run(const struct config *cfg, int fds[4], pid_t *pids,
     for (int i = 0; i < ready; i++) {
         (void)kill(pids[i], SIGKILL);
     }
-    if (problems > 0 || *ret_tracker <= 0) {
-        problem("not every worker got ready (tracker %ld)", (long)*ret_tracker);
+    if (proc_problems > 0 || *ret_tracker <= 0) {
+        proc_problem("not every worker got ready (tracker %ld)",
+                     (long)*ret_tracker);
         return -1;
     }
     int st;
     if (proc_wait_exact(hpid, proc_now() + proc_scaled(EXIT_SECONDS), &st) <
         0) {
-        problem("host did not exit: %s", strerror(errno));
+        proc_problem("host did not exit: %s", strerror(errno));
         return -1;
     }
     *ret_host = -1;
     drain(&reports);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        problem("host ended with status 0x%x", (unsigned)st);
+        proc_problem("host ended with status 0x%x", (unsigned)st);
     }
     if (proc_wait_exact(*ret_tracker, proc_now() + proc_scaled(EXIT_SECONDS),
                         &st) < 0) {
-        problem("tracker %ld did not exit: %s", (long)*ret_tracker,
-                strerror(errno));
+        proc_problem("tracker %ld did not exit: %s", (long)*ret_tracker,
+                     strerror(errno));
         return -1;
     }
     *ret_tracker = -1;
     if (!WIFEXITED(st)) {
-        problem("tracker ended with status 0x%x", (unsigned)st);
+        proc_problem("tracker ended with status 0x%x", (unsigned)st);
         return -1;
     }
     printf("stress: workers ready after %.3f s; tracker exited %.3f s after "
@@ -732,6 +644,7 @@ static int run(const struct config *cfg, int fds[4], pid_t *pids,
 
 int main(int argc, char **argv)
 {
+    proc_name = "stress";
     struct config cfg;
     if (parse_args(argc, argv, &cfg) < 0) {
         usage();
@@ -762,7 +675,7 @@ int main(int argc, char **argv)
     int status = run(&cfg, fds, pids, &hpid, &tracker);
     if (status >= 0) {
         if (status != 1) {
-            problem("tracker exit status %d, expected 1", status);
+            proc_problem("tracker exit status %d, expected 1", status);
         }
         check_objects(&cfg);
         check_stderr(&cfg);
@@ -782,7 +695,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < 4; i++) {
         (void)close(fds[i]);
     }
-    reap_all(proc_now() + proc_scaled(EXIT_SECONDS));
+    proc_reap_all(proc_now() + proc_scaled(EXIT_SECONDS));
     int left = proc_scan_prefix("/dev/shm", cfg.prefix + 1, 1, 1);
     (void)unlink(cfg.errpath);
     left += proc_scan_prefix("/tmp", cfg.prefix + 1, 0, 1);
@@ -790,7 +703,7 @@ int main(int argc, char **argv)
         printf("stress: removed %d leftover entries\n", left);
     }
     free(pids);
-    printf("stress: %s, %.3f s in all\n", problems == 0 ? "PASS" : "FAILED",
-           proc_now() - t0);
-    return problems == 0 ? 0 : 1;
+    printf("stress: %s, %.3f s in all\n",
+           proc_problems == 0 ? "PASS" : "FAILED", proc_now() - t0);
+    return proc_problems == 0 ? 0 : 1;
 }

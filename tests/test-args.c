@@ -167,7 +167,7 @@ static int adopt_test_pipe(void *arg, int w)
                        "{\"cmd\":\"UNREGISTER\",\"rtype\":\"semaphore\","
                        "\"base64_name\":\"L3J0LWFyZ3MtCg==\"}\n";
     if (strcmp(buf, want) != 0) {
-        rt_test_say(w, "pipe held '%s'", buf);
+        proc_say(w, "pipe held '%s'", buf);
         return 1;
     }
     return rt_test_failures;

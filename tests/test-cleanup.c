@@ -59,7 +59,7 @@ static int host(void *arg, int w)
                           rt_unregister(s->names[0], s->rtype) < 0)) {
         return 92;
     }
-    rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
+    proc_say(w, "pid %ld", (long)rt_tracker_pid());
     if (s->stay) {
         rt_test_hang();
     }
@@ -244,7 +244,7 @@ static int register_twice(void *arg, int w)
         rt_register(name, RT_SHARED_MEMORY) < 0) {
         return 1;
     }
-    rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
+    proc_say(w, "pid %ld", (long)rt_tracker_pid());
     return 0;
 }
 

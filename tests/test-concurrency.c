@@ -62,7 +62,7 @@ static int host(void *arg, int w)
     if (rt_ensure_running() < 0) {
         return 90;
     }
-    rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
+    proc_say(w, "pid %ld", (long)rt_tracker_pid());
     pid_t kids[PROCESSES];
     for (int p = 0; p < PROCESSES; p++) {
         kids[p] = fork();

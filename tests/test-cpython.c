@@ -265,9 +265,9 @@ static int ours_host(void *arg, int w)
     RT_CHECK_EQ(w, rt_test_shm_exists(a->shm), 1);
     RT_CHECK_EQ(w, rt_test_sem_exists(a->sem), 1);
     if (rt_test_failures > 0) {
-        rt_test_say(w, "python said '%s' '%s'", made, own);
+        proc_say(w, "python said '%s' '%s'", made, own);
     }
-    rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
+    proc_say(w, "pid %ld", (long)rt_tracker_pid());
     return rt_test_failures;
 }
 

@@ -36,7 +36,7 @@ static int reuse_host(void *arg, int w)
     }
     pid_t tracker = rt_tracker_pid();
     int fd = rt_getfd();
-    rt_test_say(w, "pid %ld", (long)tracker);
+    proc_say(w, "pid %ld", (long)tracker);
     pid_t child = fork();
     if (child == 0) {
         int ok = rt_tracker_pid() == tracker && rt_ensure_running() == 0 &&
@@ -102,8 +102,8 @@ static int last_host(void *arg, int w)
         }
         _exit(0);
     }
-    rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
-    rt_test_say(w, "child %ld", (long)child);
+    proc_say(w, "pid %ld", (long)rt_tracker_pid());
+    proc_say(w, "child %ld", (long)child);
     rt_test_hang();
 }
 
@@ -230,7 +230,7 @@ static int cancel_host(void *arg, int w)
     (void)arg;
     /* A held lock would hang the next call: the alarm turns that into a
      * failure. */
-    alarm((unsigned)rt_test_scale(30));
+    alarm((unsigned)proc_scaled(30));
     for (int i = 0; i < (rt_test_valgrind() ? 10 : 100); i++) {
         pthread_t th;
         if (pthread_create(&th, NULL, start_and_kill, NULL) != 0) {

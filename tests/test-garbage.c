@@ -88,7 +88,7 @@ static int host(void *arg, int w)
                 return 91;
             }
         }
-        rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
+        proc_say(w, "pid %ld", (long)rt_tracker_pid());
         return 0;
     }
     if (rt_test_make_shm(a->names[0]) < 0 ||
@@ -131,7 +131,7 @@ static int host(void *arg, int w)
     } else if (rt_register(a->names[2], RT_SHARED_MEMORY) < 0) {
         return 97;
     }
-    rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
+    proc_say(w, "pid %ld", (long)rt_tracker_pid());
     return 0;
 }
 

@@ -120,7 +120,7 @@ static int fd_host(void *arg, int w)
                  (n > 3 && rt_test_valgrind());
         close(null);
         if (!ok) {
-            rt_test_say(w, "tracker holds fd %d", n);
+            proc_say(w, "tracker holds fd %d", n);
             rt_test_failures++;
         }
         seen++;
@@ -298,8 +298,8 @@ static int big_host(void *arg, int w)
         return 90;
     }
     memset(heap, 1, BIG_HEAP);
-    double end = rt_test_now() + rt_test_scale(10);
-    while (rt_tracker_pid() == small && rt_test_now() < end) {
+    double end = proc_now() + proc_scaled(10);
+    while (rt_tracker_pid() == small && proc_now() < end) {
         RT_CHECK(w, rt_ensure_running(), 0, 0);
     }
     /* Rewriting the heap would make a forked tracker own a copy of it. */
@@ -308,10 +308,10 @@ static int big_host(void *arg, int w)
     long pss = smaps_kb(big, "Pss:");
     long anon = smaps_kb(big, "Anonymous:");
     if (small_pss < 0 || pss < 0 || pss > small_pss + 8 * 1024) {
-        rt_test_say(w,
-                    "tracker Pss %ld kB from a small host, %ld kB (%ld kB "
-                    "anonymous) from a 256 MiB one",
-                    small_pss, pss, anon);
+        proc_say(w,
+                 "tracker Pss %ld kB from a small host, %ld kB (%ld kB "
+                 "anonymous) from a 256 MiB one",
+                 small_pss, pss, anon);
         return 1;
     }
     free(heap);
@@ -347,8 +347,8 @@ static int subreaper_host(void *arg, int w)
         /* Call again until the library sees it dead: the first call that
          * does relaunches, typically before the kernel has finished the
          * dying tracker's exit. */
-        double end = rt_test_now() + rt_test_scale(10);
-        while (rt_tracker_pid() == old && rt_test_now() < end) {
+        double end = proc_now() + proc_scaled(10);
+        while (rt_tracker_pid() == old && proc_now() < end) {
             RT_CHECK(w, rt_ensure_running(), 0, 0);
         }
         RT_CHECK_EQ(w, rt_tracker_pid() != old, 1);
@@ -378,7 +378,7 @@ static int cloexec_stderr_host(void *arg, int w)
     RT_CHECK_EQ(w, same_file(path, 2), 1);
     RT_CHECK(w, rt_test_make_shm(name), 0, 0);
     RT_CHECK(w, rt_register(name, RT_SHARED_MEMORY), 0, 0);
-    rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
+    proc_say(w, "pid %ld", (long)rt_tracker_pid());
     return rt_test_failures;
 }
 
@@ -454,7 +454,7 @@ static int loader_host(void *arg, int w)
     snprintf(name, sizeof(name), "%s-x", t->prefix);
     RT_CHECK(w, rt_test_make_shm(name), 0, 0);
     RT_CHECK(w, rt_register(name, RT_SHARED_MEMORY), 0, 0);
-    rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
+    proc_say(w, "pid %ld", (long)rt_tracker_pid());
     return rt_test_failures;
 }
 

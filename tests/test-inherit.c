@@ -101,10 +101,10 @@ static int adopt_host(void *arg, int w)
     RT_CHECK_EQ(w, strcmp(out[base + 1], want_fd), 0);
     RT_CHECK_EQ(w, strcmp(out[base + 2], "shm 0 0"), 0);
     if (rt_test_failures > 0) {
-        rt_test_say(w, "child said '%s' '%s' '%s' '%s'", out[0], out[1], out[2],
-                    out[3]);
+        proc_say(w, "child said '%s' '%s' '%s' '%s'", out[0], out[1], out[2],
+                 out[3]);
     }
-    rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
+    proc_say(w, "pid %ld", (long)rt_tracker_pid());
     return rt_test_failures;
 }
 

@@ -182,7 +182,7 @@ static int starved_tracker_host(void *arg, int w)
     for (int i = 0; i < REAL; i++) {
         make_and_register(t, "after", i, w);
     }
-    rt_test_say(w, "pid %ld", (long)tracker);
+    proc_say(w, "pid %ld", (long)tracker);
     rt_test_hang();
 }
 

@@ -63,7 +63,7 @@ static int host(void *arg, int w)
     if (rt_ensure_running() < 0) {
         return 90;
     }
-    rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
+    proc_say(w, "pid %ld", (long)rt_tracker_pid());
     wait_go(a->go_fd);
     if (a->threads > 0) {
         pthread_t th[16];
@@ -92,7 +92,7 @@ static int host(void *arg, int w)
     if (sigismember(&pending, SIGPIPE)) {
         return 94;
     }
-    rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
+    proc_say(w, "pid %ld", (long)rt_tracker_pid());
     return 0;
 }
 

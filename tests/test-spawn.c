@@ -85,12 +85,11 @@ static int spawn_host(void *arg, int w)
     RT_CHECK_EQ(w, strcmp(lines[1], want), 0);
     RT_CHECK_EQ(w, strcmp(lines[2], "shm 0 0"), 0);
     if (rt_test_failures > 0) {
-        rt_test_say(w, "helper said '%s' '%s' '%s'", lines[0], lines[1],
-                    lines[2]);
+        proc_say(w, "helper said '%s' '%s' '%s'", lines[0], lines[1], lines[2]);
     }
     /* The tracker's pipe stayed close-on-exec here. */
     RT_CHECK_EQ(w, (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0, 1);
-    rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
+    proc_say(w, "pid %ld", (long)rt_tracker_pid());
     return rt_test_failures;
 }
 

@@ -73,11 +73,11 @@ static int host_register(void *arg, int w)
     const struct regs *r = arg;
     for (int i = 0; i < r->n; i++) {
         if (rt_register(r->names[i], r->rtypes[i]) < 0) {
-            rt_test_say(w, "register %s: %s", r->names[i], strerror(errno));
+            proc_say(w, "register %s: %s", r->names[i], strerror(errno));
             return 90;
         }
     }
-    rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
+    proc_say(w, "pid %ld", (long)rt_tracker_pid());
     rt_test_hang();
 }
 
@@ -349,10 +349,10 @@ static int custom_host(void *arg, int w)
     } else if (readlink("/proc/self/exe", mine, sizeof(mine) - 1) < 0 ||
                readlink(exe, its, sizeof(its) - 1) < 0 ||
                strcmp(mine, its) != 0) {
-        rt_test_say(w, "tracker runs '%s', we run '%s'", its, mine);
+        proc_say(w, "tracker runs '%s', we run '%s'", its, mine);
         return 92;
     }
-    rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
+    proc_say(w, "pid %ld", (long)rt_tracker_pid());
     rt_test_hang();
 }
 

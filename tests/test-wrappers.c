@@ -122,7 +122,7 @@ static int host(void *arg, int w)
     RT_CHECK(w, wrap_unlink(k, p->unlinked), -1, ENOENT);
     RT_CHECK(w, wrap_open(k, NULL, O_CREAT), -1, EINVAL);
     RT_CHECK(w, wrap_unlink(k, NULL), -1, EINVAL);
-    rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
+    proc_say(w, "pid %ld", (long)rt_tracker_pid());
     rt_test_hang();
 }
 
@@ -229,7 +229,7 @@ static int failing_unlink_host(void *arg, int w)
         RT_CHECK_EQ(w, r == -1 && (err == EACCES || err == EPERM), 1);
         RT_CHECK(w, seteuid(0), 0, 0);
     }
-    rt_test_say(w, "pid %ld", (long)rt_tracker_pid());
+    proc_say(w, "pid %ld", (long)rt_tracker_pid());
     rt_test_hang();
 }
 

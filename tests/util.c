@@ -24,37 +24,17 @@
 
 static unsigned test_counter;
 
-double rt_test_scale(double seconds)
-{
-    const char *m = getenv("RT_TEST_TIMEOUT_MULTIPLIER");
-    double k = m != NULL ? atof(m) : 1.0;
-    return seconds * (k > 0 ? k : 1.0);
-}
-
-double rt_test_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void nap(void)
-{
-    struct timespec ts = {0, 2 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-}
-
 int rt_test_wait_until(int (*cond)(void *), void *arg, double seconds)
 {
-    double end = rt_test_now() + rt_test_scale(seconds);
+    double end = proc_now() + proc_scaled(seconds);
     for (;;) {
         if (cond(arg)) {
             return 1;
         }
-        if (rt_test_now() > end) {
+        if (proc_now() > end) {
             return 0;
         }
-        nap();
+        proc_nap_us(2000);
     }
 }
 
@@ -75,29 +55,6 @@ int rt_test_setup(void **state)
     close(fd);
     *state = t;
     return 0;
-}
-
-static void remove_prefix(const char *prefix)
-{
-    DIR *d = opendir("/dev/shm");
-    if (d == NULL) {
-        return;
-    }
-    const char *p = prefix + 1;
-    size_t n = strlen(p);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        const char *name = e->d_name;
-        if (strncmp(name, "sem.", 4) == 0) {
-            name += 4;
-        }
-        if (strncmp(name, p, n) == 0) {
-            char path[512];
-            snprintf(path, sizeof(path), "/dev/shm/%s", e->d_name);
-            unlink(path);
-        }
-    }
-    closedir(d);
 }
 
 /* Files and folders under /tmp named after PREFIX: a test that failed
@@ -124,7 +81,7 @@ int rt_test_teardown(void **state)
      * hosts are gone; reap those that are done. */
     while (waitpid(-1, NULL, WNOHANG) > 0) {
     }
-    remove_prefix(t->prefix);
+    (void)proc_scan_prefix("/dev/shm", t->prefix + 1, 1, 1);
     remove_other_leftovers(t->prefix);
     for (int i = 0; i < t->nmqueues; i++) {
         mq_unlink(t->mqueues[i]);
@@ -188,10 +145,10 @@ pid_t rt_test_fork(struct rt_test *t, int (*fn)(void *arg, int wfd), void *arg,
 
 ssize_t rt_test_read_line(int fd, char *buf, size_t len, double seconds)
 {
-    double end = rt_test_now() + rt_test_scale(seconds);
+    double end = proc_now() + proc_scaled(seconds);
     size_t got = 0;
     while (got + 1 < len) {
-        int left = (int)((end - rt_test_now()) * 1000);
+        int left = (int)((end - proc_now()) * 1000);
         if (left <= 0) {
             return -1;
         }
@@ -259,43 +216,12 @@ int rt_test_run_killed(struct rt_test *t, int (*host)(void *arg, int wfd),
     return WEXITSTATUS(st);
 }
 
-void rt_test_say(int fd, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        return;
-    }
-    if ((size_t)n > sizeof(buf) - 2) {
-        n = sizeof(buf) - 2;
-    }
-    buf[n++] = '\n';
-    ssize_t w;
-    do {
-        w = write(fd, buf, (size_t)n);
-    } while (w < 0 && errno == EINTR);
-}
-
 int rt_test_wait_pid(pid_t pid, double seconds)
 {
-    double end = rt_test_now() + rt_test_scale(seconds);
-    for (;;) {
-        int st;
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid) {
-            return st;
-        }
-        if (r < 0 && errno != EINTR) {
-            return -1;
-        }
-        if (rt_test_now() > end) {
-            return -1;
-        }
-        nap();
-    }
+    int st;
+    return proc_wait_exact(pid, proc_now() + proc_scaled(seconds), &st) < 0
+               ? -1
+               : st;
 }
 
 int rt_test_proc_field(pid_t pid, const char *file, const char *key, char *buf,
@@ -363,23 +289,10 @@ int rt_test_sem_exists(const char *name)
 
 int rt_test_count_prefix(const char *prefix)
 {
-    DIR *d = opendir("/dev/shm");
-    if (d == NULL) {
+    if (access("/dev/shm", R_OK | X_OK) != 0) {
         return -1;
     }
-    const char *p = prefix + (prefix[0] == '/');
-    size_t n = strlen(p);
-    int count = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        const char *name = e->d_name;
-        if (strncmp(name, "sem.", 4) == 0) {
-            name += 4;
-        }
-        count += strncmp(name, p, n) == 0;
-    }
-    closedir(d);
-    return count;
+    return proc_scan_prefix("/dev/shm", prefix + (prefix[0] == '/'), 1, 0);
 }
 
 const char *rt_test_stderr(const struct rt_test *t)
@@ -450,7 +363,7 @@ int rt_test_main(const char *group, const struct CMUnitTest *tests, size_t n)
         return 1;
     }
     /* A hung test fails the run instead of stalling it. */
-    alarm((unsigned)rt_test_scale(600));
+    alarm((unsigned)proc_scaled(600));
     return _cmocka_run_group_tests(group, tests, n, NULL, NULL);
 }
 
@@ -464,12 +377,12 @@ void rt_test_check(int wfd, int line, const char *what, long got, long want,
         return;
     }
     rt_test_failures++;
-    rt_test_say(wfd,
-                "line %d: %s returned %ld (errno %d: %s), want %ld"
-                " (errno %d: %s)",
-                line, what, got, got == -1 ? err : 0,
-                got == -1 ? strerror(err) : "-", want, want_errno,
-                want == -1 ? strerror(want_errno) : "-");
+    proc_say(wfd,
+             "line %d: %s returned %ld (errno %d: %s), want %ld"
+             " (errno %d: %s)",
+             line, what, got, got == -1 ? err : 0,
+             got == -1 ? strerror(err) : "-", want, want_errno,
+             want == -1 ? strerror(want_errno) : "-");
 }
 
 void rt_test_expect_clean_exit(struct rt_test *t, pid_t pid, int rfd,

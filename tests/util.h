@@ -13,11 +13,10 @@
 
 #include <cmocka.h>
 
-/* Seconds, stretched by RT_TEST_TIMEOUT_MULTIPLIER (sanitizers, valgrind). */
-double rt_test_scale(double seconds);
-double rt_test_now(void);
+#include "proc.h" /* proc_now, proc_scaled, proc_say, proc_scan_prefix */
 
-/* Polls COND(ARG) until it is true or SECONDS (scaled) have passed.
+/* Polls COND(ARG) until it is true or SECONDS (scaled by proc_scaled) have
+ * passed.
  * Returns 1 if it became true. */
 int rt_test_wait_until(int (*cond)(void *), void *arg, double seconds);
 
@@ -71,10 +70,6 @@ int rt_test_run_killed(struct rt_test *t, int (*host)(void *arg, int wfd),
 /* In a host: waits for the test to kill it. */
 _Noreturn void rt_test_hang(void);
 
-/* writes a formatted line to FD (for children reporting to the test). */
-void rt_test_say(int fd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 /* Waits up to SECONDS for the exact PID (a child of the test process: the
  * test process is a child subreaper, so orphaned trackers come to it) and
  * returns its raw wait status, or -1 on timeout. */
@@ -94,7 +89,7 @@ int rt_test_shm_exists(const char *name);
 int rt_test_sem_exists(const char *name);
 
 /* /dev/shm entries whose name (after an optional "sem.") starts with
- * PREFIX without its slash. */
+ * PREFIX without its slash; -1 if /dev/shm cannot be read. */
 int rt_test_count_prefix(const char *prefix);
 
 /* The captured stderr so far (NUL-terminated, static buffer; its last
