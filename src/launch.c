@@ -336,23 +336,9 @@ void rt__launch_abandon(struct rt_launch *in)
 static void await_close(int fd)
 {
     int saved = errno;
-    struct timespec end;
-    (void)clock_gettime(CLOCK_MONOTONIC, &end);
-    end.tv_sec += 1;
-    for (;;) {
-        struct timespec now;
-        (void)clock_gettime(CLOCK_MONOTONIC, &now);
-        long ms = (long)(end.tv_sec - now.tv_sec) * 1000 +
-                  (end.tv_nsec - now.tv_nsec) / 1000000;
-        struct pollfd p = {fd, POLLIN, 0};
-        int n = ms > 0 ? poll(&p, 1, (int)ms) : 0;
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        char c;
-        if (n <= 0 || rt__fd_read_full(fd, &c, 1) <= 0) {
-            break;
-        }
+    /* Nothing follows the ready record: readable means end-of-file. */
+    struct pollfd p = {fd, POLLIN, 0};
+    while (poll(&p, 1, 1000) < 0 && errno == EINTR) {
     }
     errno = saved;
 }
@@ -360,7 +346,8 @@ static void await_close(int fd)
 /* Reads the status pipe until the tracker's pid and its ready record are
  * both in (in either order) or an error or end-of-file comes first: a
  * tracker that died before it was ready (its loader failed, say) sends no
- * ready record. Returns 0 with the pid, or -errno. */
+ * ready record; then waits for the tracker to close its end (above).
+ * Returns 0 with the pid, or -errno. */
 static int await_ready(int fd, pid_t *ret_pid)
 {
     pid_t pid = -1;

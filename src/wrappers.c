@@ -181,6 +181,15 @@ static void sem_release(void *ret)
     errno = saved;
 }
 
+static int sem_create_plain(const char *name, int oflag, const void *args,
+                            void *ret)
+{
+    const struct sem_args *a = args;
+    sem_t **sem = ret;
+    *sem = sem_open(name, oflag, a->mode, a->value);
+    return *sem == SEM_FAILED ? -1 : 0;
+}
+
 /* Creating a named semaphore, glibc and musl write it under a temporary
  * name in /dev/shm and link() that into place, so that nobody ever opens
  * it half made. Killed between the two, the process leaks the temporary
@@ -204,7 +213,8 @@ static int sem_path(char *buf, size_t len, const char *name)
     return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
-/* Writes a new semaphore of VALUE into the file at PATH (O_EXCL). */
+/* Writes a new semaphore of VALUE into the file at PATH (O_EXCL). The
+ * caller removes the file, whatever happened. */
 static int sem_write(const char *path, mode_t mode, unsigned value)
 {
     int fd =
@@ -224,9 +234,6 @@ static int sem_write(const char *path, mode_t mode, unsigned value)
         (void)munmap(sem, sizeof(sem_t));
     }
     (void)close(fd);
-    if (r < 0) {
-        (void)unlink(path);
-    }
     errno = err;
     return r;
 }
@@ -234,17 +241,17 @@ static int sem_write(const char *path, mode_t mode, unsigned value)
 static int sem_create(const char *name, int oflag, const void *args, void *ret)
 {
     const struct sem_args *a = args;
-    sem_t **sem = ret;
     char final[PATH_MAX];
+    if (name[0] != '/' || name[1] == '\0' || strchr(name + 1, '/') != NULL ||
+        sem_path(final, sizeof(final), name) < 0) {
+        return sem_create_plain(name, oflag, args, ret);
+    }
     char tmp_name[64];
     char tmp[PATH_MAX];
     snprintf(tmp_name, sizeof(tmp_name), "/rt-sem-%ld-%u", (long)getpid(),
              atomic_fetch_add(&sem_serial, 1));
-    if (name[0] != '/' || name[1] == '\0' || strchr(name + 1, '/') != NULL ||
-        sem_path(final, sizeof(final), name) < 0 ||
-        sem_path(tmp, sizeof(tmp), tmp_name) < 0) {
-        *sem = sem_open(name, oflag, a->mode, a->value);
-        return *sem == SEM_FAILED ? -1 : 0;
+    if (sem_path(tmp, sizeof(tmp), tmp_name) < 0) {
+        return sem_create_plain(name, oflag, args, ret);
     }
     if (rt_register(tmp_name, RT_SEMAPHORE) < 0) {
         return -1;
@@ -260,17 +267,12 @@ static int sem_create(const char *name, int oflag, const void *args, void *ret)
         errno = err;
         return -1;
     }
+    sem_t **sem = ret;
     *sem = sem_open(name, 0);
     return *sem == SEM_FAILED ? -1 : 0;
 }
 #else
-static int sem_create(const char *name, int oflag, const void *args, void *ret)
-{
-    const struct sem_args *a = args;
-    sem_t **sem = ret;
-    *sem = sem_open(name, oflag, a->mode, a->value);
-    return *sem == SEM_FAILED ? -1 : 0;
-}
+#define sem_create sem_create_plain
 #endif
 
 static const struct kind sem_kind = {RT_SEMAPHORE, sem_open_existing,
