@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* What the client side offers the library's other host modules (the
+ * wrappers) beyond the public API. Host, MT-safe. */
+#ifndef RT_CLIENT_H
+#define RT_CLIENT_H
+
+#include <sys/types.h>
+
+/* Tells the tracker the identity (device and inode) of an object this
+ * process has just created under NAME, of type RTYPE, after registering
+ * NAME: the journal records it so that a sweep never removes a newer object
+ * that took the name. Best effort: returns 0 or -errno, and the caller's
+ * operation never fails because of it. Sent only to a tracker known to be
+ * one of ours (a CPython tracker would not understand the line). */
+int rt__client_identify(const char *name, const char *rtype, dev_t dev,
+                        ino_t ino);
+
+#endif /* RT_CLIENT_H */
