@@ -176,6 +176,19 @@ $(LIB_SO): $(LIB_REAL)
 MAN3 := $(wildcard man/man3/*.3)
 MAN7 := $(wildcard man/man7/*.7)
 
+# The CMake package (find_package(resourcetracker)), written at install time
+# with the install's paths; the version file also carries the size of a
+# pointer for $(CC), so that a 32-bit consumer does not take a 64-bit library
+# (CMAKE_SUBST takes it from the shell variable the install recipe sets).
+CMAKEDIR := $(LIBDIR)/cmake/resourcetracker
+CMAKE_FILES := resourcetracker-config.cmake resourcetracker-config-version.cmake
+CMAKE_SUBST = -e 's|@VERSION@|$(VERSION)|' \
+              -e 's|@VERSION_MAJOR@|$(firstword $(subst ., ,$(VERSION)))|' \
+              -e 's|@SOVERSION@|$(SOVERSION)|' \
+              -e 's|@LIB_REAL@|$(notdir $(LIB_REAL))|' -e 's|@LIB_SONAME@|$(LIB_SONAME)|' \
+              -e 's|@CMAKEDIR@|$(CMAKEDIR)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+              -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e "s|@SIZEOF_VOID_P@|$$sizeof_void_p|"
+
 install: lib
 	install -D -m 644 include/resourcetracker.h $(DESTDIR)$(INCLUDEDIR)/resourcetracker.h
 	install -D -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libresourcetracker.a
@@ -186,6 +199,12 @@ install: lib
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    src/resourcetracker.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/resourcetracker.pc
+	mkdir -p $(DESTDIR)$(CMAKEDIR)
+	sizeof_void_p=$$($(CC) $(CFLAGS) -dM -E -x c /dev/null | sed -n 's/^#define __SIZEOF_POINTER__ //p'); \
+	for f in $(CMAKE_FILES); do \
+	  sed $(CMAKE_SUBST) cmake/$$f.in > $(DESTDIR)$(CMAKEDIR)/$$f && \
+	    chmod 644 $(DESTDIR)$(CMAKEDIR)/$$f || exit 1; \
+	done
 	$(foreach m,$(MAN3),install -D -m 644 $(m) $(DESTDIR)$(MANDIR)/man3/$(notdir $(m)) &&) true
 	$(foreach m,$(MAN7),install -D -m 644 $(m) $(DESTDIR)$(MANDIR)/man7/$(notdir $(m)) &&) true
 
@@ -194,6 +213,8 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libresourcetracker.a $(DESTDIR)$(LIBDIR)/$(notdir $(LIB_REAL))
 	rm -f $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libresourcetracker.so
 	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/resourcetracker.pc
+	rm -f $(addprefix $(DESTDIR)$(CMAKEDIR)/,$(CMAKE_FILES))
+	rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null || true
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN3)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
 
