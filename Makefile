@@ -257,13 +257,14 @@ tests: $(TEST_BINS) $(TEST_HELPERS)
 # Each binary runs in order, pure units first; REPEAT=n runs the whole suite
 # n times and stops at the first failure. Then the checks of what is
 # shipped: exported symbols and the header (C11, C++), install through
-# pkg-config (shared and static).
-SCRIPT_TESTS := tests/abi-test.sh tests/install-test.sh tests/check-man.sh
+# pkg-config and through CMake's find_package (shared and static).
+SCRIPT_TESTS := tests/abi-test.sh tests/install-test.sh tests/cmake-test.sh \
+                tests/check-man.sh
 
 # Those checks use a few common tools besides cmocka. As root on Debian the
 # missing ones are installed; elsewhere they are named (Debian's names).
 CHECK_TOOLS := pkg-config:pkg-config nm:binutils readelf:binutils \
-               man:man-db groff:groff
+               man:man-db groff:groff cmake:cmake
 check-tools:
 	@missing=""; \
 	for tp in $(CHECK_TOOLS); do \
