@@ -63,7 +63,7 @@ TRACKER_SRCS := tracker wire registry slab rtypes rmtree alive fdio diag
 CLIENT_SRCS  := client inherit launch wrappers
 # The /proc scan for the coming sweep: in the library (and so in the tests)
 # only, until the tracker calls it; then it joins TRACKER_SRCS.
-SCAN_SRCS    := idset
+SCAN_SRCS    := idset procscan
 
 OBJ  := $(BUILD)/obj
 PIC  := $(BUILD)/pic
