@@ -61,6 +61,9 @@ $(shell mkdir -p $(BUILD) && [ "$$(cat $(FLAGS_FILE) 2>/dev/null)" = '$(FLAGS_NO
 # path), and modules of the client side only.
 TRACKER_SRCS := tracker wire registry slab rtypes rmtree alive fdio diag
 CLIENT_SRCS  := client inherit launch wrappers
+# The /proc scan for the coming sweep: in the library (and so in the tests)
+# only, until the tracker calls it; then it joins TRACKER_SRCS.
+SCAN_SRCS    := idset procscan
 
 OBJ  := $(BUILD)/obj
 PIC  := $(BUILD)/pic
@@ -74,7 +77,7 @@ LIB_SONAME := libresourcetracker.so.$(SOVERSION)
 LIB_REAL   := $(BUILD)/libresourcetracker.so.$(VERSION)
 IMAGE      := $(BUILD)/resource_tracker
 
-LIB_NAMES := $(CLIENT_SRCS) $(TRACKER_SRCS) errtab tracker-image
+LIB_NAMES := $(CLIENT_SRCS) $(TRACKER_SRCS) $(SCAN_SRCS) errtab tracker-image
 LIB_OBJS  := $(addprefix $(OBJ)/,$(addsuffix .o,$(LIB_NAMES)))
 LIB_PICS  := $(addprefix $(PIC)/,$(addsuffix .o,$(LIB_NAMES)))
 IMG_OBJS  := $(addprefix $(IMG)/,$(addsuffix .o,tracker-main $(TRACKER_SRCS) errtab))
@@ -82,7 +85,7 @@ IMG_OBJS  := $(addprefix $(IMG)/,$(addsuffix .o,tracker-main $(TRACKER_SRCS) err
 TEST_NAMES := test-wire test-registry test-fdio test-args test-cleanup test-signals \
               test-fork test-hygiene test-inherit test-garbage \
               test-concurrency test-types test-wrappers test-spawn \
-              test-cpython test-pressure
+              test-cpython test-pressure test-procscan
 
 
 TEST_BINS  := $(addprefix $(BUILD)/tests/,$(TEST_NAMES))
