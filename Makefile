@@ -59,11 +59,10 @@ $(shell mkdir -p $(BUILD) && [ "$$(cat $(FLAGS_FILE) 2>/dev/null)" = '$(FLAGS_NO
 
 # Modules of the tracker process (also linked into the library, for the fork
 # path), and modules of the client side only.
-TRACKER_SRCS := tracker wire registry slab rtypes rmtree alive fdio diag
+TRACKER_SRCS := tracker wire registry slab rtypes rmtree alive fdio diag \
+                ledger journal recorder statedir ctl cleanup objects \
+                guardian sweep idset procscan pathres rawipc
 CLIENT_SRCS  := client inherit launch wrappers
-# The /proc scan for the coming sweep: in the library (and so in the tests)
-# only, until the tracker calls it; then it joins TRACKER_SRCS.
-SCAN_SRCS    := idset procscan
 
 OBJ  := $(BUILD)/obj
 PIC  := $(BUILD)/pic
@@ -77,7 +76,7 @@ LIB_SONAME := libresourcetracker.so.$(SOVERSION)
 LIB_REAL   := $(BUILD)/libresourcetracker.so.$(VERSION)
 IMAGE      := $(BUILD)/resource_tracker
 
-LIB_NAMES := $(CLIENT_SRCS) $(TRACKER_SRCS) $(SCAN_SRCS) errtab tracker-image
+LIB_NAMES := $(CLIENT_SRCS) $(TRACKER_SRCS) errtab tracker-image
 LIB_OBJS  := $(addprefix $(OBJ)/,$(addsuffix .o,$(LIB_NAMES)))
 LIB_PICS  := $(addprefix $(PIC)/,$(addsuffix .o,$(LIB_NAMES)))
 IMG_OBJS  := $(addprefix $(IMG)/,$(addsuffix .o,tracker-main $(TRACKER_SRCS) errtab))
@@ -96,11 +95,11 @@ EXAMPLES   := $(addprefix $(BUILD)/examples/,leak-demo prefork-demo \
 .DELETE_ON_ERROR:
 # Keep object files of tests and examples between runs.
 .SECONDARY:
-.PHONY: all lib tests examples check demo prefork-demo spawn-demo python-demo \
+.PHONY: all lib cli tests examples check demo prefork-demo spawn-demo python-demo \
         bench clean cmocka install uninstall asan tsan valgrind stress \
         random-kill fuzz lint format format-check check-musl check-tools
 
-all: lib examples
+all: lib cli examples
 
 lib: $(LIB_A) $(LIB_SO)
 
@@ -173,6 +172,26 @@ $(LIB_REAL): $(LIB_PICS) src/resourcetracker.map $(FLAGS_FILE)
 $(LIB_SO): $(LIB_REAL)
 	$(Q)ln -sf $(notdir $(LIB_REAL)) $(BUILD)/$(LIB_SONAME)
 	$(Q)ln -sf $(LIB_SONAME) $@
+
+# ---- the command ---------------------------------------------------------------
+
+CLI      := $(BUILD)/resourcetracker
+CLI_OBJS := $(addprefix $(BUILD)/cli/,$(addsuffix .o,resourcetracker common \
+            cmd-list cmd-sweep cmd-run))
+BINDIR   ?= $(PREFIX)/bin
+PRELOAD_SO := libresourcetracker-preload.so
+
+$(BUILD)/cli/%.o: cli/%.c $(FLAGS_FILE)
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) -Icli \
+	    -DRT_PRELOAD_PATH='"$(LIBDIR)/$(PRELOAD_SO)"' -c -o $@ $<
+
+$(CLI): $(CLI_OBJS) $(LIB_A)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJS) $(LIB_A) $(LIBS)
+
+cli: $(CLI)
 
 # ---- install -----------------------------------------------------------------
 

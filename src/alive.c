@@ -44,8 +44,17 @@ int rt__alive_create(void **ret_page)
     if (fd < 0) {
         return -errno;
     }
-    if (ftruncate(fd, PAGE) < 0) {
-        int err = errno;
+    /* Never on 0, 1 or 2: the tracker would take it for its stderr. */
+    fd = rt__fd_lift(fd);
+    if (fd < 0) {
+        return fd;
+    }
+    /* Written, not just sized: the page is allocated now, so that a store
+     * through the mapping can never fault for want of memory (SIGBUS). */
+    static const char zero[PAGE];
+    ssize_t w = pwrite(fd, zero, PAGE, 0);
+    if (w != PAGE) {
+        int err = w < 0 ? errno : ENOSPC;
         rt__fd_close(fd);
         return -err;
     }
@@ -91,7 +100,6 @@ static struct robust_head head;
 void rt__alive_claim(int fd)
 {
     void *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    (void)syscall(SYS_close, (long)fd);
     if (p == MAP_FAILED) {
         return;
     }
@@ -124,7 +132,7 @@ int rt__alive_install(void **stable, void *new_page)
 
 void rt__alive_claim(int fd)
 {
-    (void)close(fd);
+    (void)fd;
 }
 
 #endif

@@ -9,9 +9,6 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-/* Descriptor of the page as the launcher hands it to the tracker. */
-#define RT_ALIVE_FD 6
-
 /* Host: makes a fresh zeroed page, maps it and stores its address in
  * *RET_PAGE. Returns a close-on-exec descriptor of it for the tracker, or
  * -errno where there is no such mechanism (then the caller goes without). */
@@ -39,9 +36,10 @@ static inline int rt__alive_check(_Atomic uint32_t *word)
     return w != 0 && (w & 0x40000000u) == 0;
 }
 
-/* Tracker, AS-safe: maps the page at FD, registers its word as a robust
- * futex held by this thread, and closes FD. Without success the word stays
- * 0 and the host falls back to probing the pipe. */
+/* Tracker, AS-safe: maps the page at FD and registers its word as a robust
+ * futex held by this thread. FD stays open: the tracker hands it to
+ * processes that join the run later. Without success the word stays 0 and
+ * the host falls back to probing the pipe. */
 void rt__alive_claim(int fd);
 
 #endif /* RT_ALIVE_H */

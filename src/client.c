@@ -1,51 +1,91 @@
 /* SPDX-License-Identifier: MIT */
 /* The rt_* entry points: argument checks, the one tracker handle and its
- * mutex, lazy start, liveness probe, relaunch. Host, MT-safe.
+ * mutex, lazy start, liveness, relaunch. Host, MT-safe.
  *
- * Messages take no lock: the descriptor is loaded atomically and each
- * message is one write(2) of at most PIPE_BUF bytes, which the kernel keeps
- * whole. The mutex serialises only starting, adopting and relaunching.
+ * A run has two pipes into its tracker (launch.c starts them):
+ *   - the private pipe, written by the process that started the tracker and
+ *     its forks. They all hold a spare read end of it, so a plain write(2)
+ *     there can never raise SIGPIPE, and they learn of the tracker's death
+ *     from its liveness word (alive.h): one load, no system call;
+ *   - the public pipe: rt_getfd, programs exec'ed with RESOURCE_TRACKER_FD,
+ *     CPython. Nobody but the tracker reads it, so when the tracker dies
+ *     every writer finds out at once (EPIPE, CPython's probe included);
+ *     writes there use RWF_NOSIGNAL (Linux 6.18) or, on older kernels,
+ *     SIGPIPE blocked and consumed in the calling thread.
+ * A process writes all its messages to one of them, so its own messages
+ * stay in order. Messages take no lock: the descriptor is loaded
+ * atomically and each message is one write(2) of at most PIPE_BUF bytes,
+ * which the kernel keeps whole. The mutex serialises only starting,
+ * adopting and relaunching.
  *
- * For a tracker this process started (or its parent, before fork), the
- * host keeps a spare read end of the pipe, so a write can never raise
- * SIGPIPE, and learns of the tracker's death from its liveness word (a
- * load, see alive.h). For an adopted tracker neither exists: writes use
- * RWF_NOSIGNAL (or a signal mask) and the liveness probe is a poll(2).
- *
- * The descriptor number, once published, is never closed while the process
- * runs: a relaunch moves the new pipe onto the same number (dup3), so a
- * writer racing with it reaches the old tracker or the new one, never a
- * number the host has since reused for something else; and the new
- * tracker's liveness word becomes visible only after that move. */
+ * When the tracker dies, the first process to notice either joins a
+ * tracker another process already started on the same pipes, or starts one
+ * itself on new read ends of those pipes (launch.c): what was still in the
+ * pipes reaches it, and it takes over the run's journal, so nothing the
+ * dead tracker held is lost. Descriptor numbers, once published, are never
+ * closed while the process runs, so a writer racing with a relaunch reaches
+ * the old pipe or the new one, never a number the host reused. */
+
+/* getresuid(2) is not POSIX. */
+#define _GNU_SOURCE
 #include "resourcetracker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "alive.h"
 #include "client.h"
+#include "ctl.h"
 #include "diag.h"
 #include "fdio.h"
+#include "handoff.h"
 #include "inherit.h"
+#include "journal.h"
 #include "launch.h"
+#include "pathres.h"
 #include "rtypes.h"
 #include "wire.h"
+
+/* What the tracker in use accepts (handle.accept): one bit per type index,
+ * and this bit when it is not known to be ours (a CPython tracker, or one
+ * that does not answer on the control socket): then only lines every
+ * CPython reads are sent (colon form, no ':' in the name). */
+#define ACCEPT_FOREIGN ((uint64_t)1 << 63)
+#define ACCEPT_ALL (((uint64_t)1 << RT_RTYPES_MAX) - 1)
+_Static_assert(RT_RTYPES_MAX <= 63, "type bits and the foreign bit fit");
+
+/* The types every CPython tracker knows: noop, semaphore, shared_memory
+ * (type indexes 0 to 2). */
+#define CPYTHON_TYPES ((uint64_t)7)
 
 struct tracker_handle {
     pthread_mutex_t lock;
     /* Written under the lock, read without it. */
-    atomic_int fd;                     /* write end, or -1 */
+    atomic_int fd;                     /* where messages go, or -1 */
     atomic_uint gen;                   /* bumped whenever fd gets a tracker */
-    _Atomic(_Atomic uint32_t *) alive; /* liveness word, or NULL */
+    _Atomic(_Atomic uint32_t *) alive; /* liveness word (private pipe) */
+    _Atomic uint64_t accept;           /* ACCEPT_* */
+    atomic_int check_fds;              /* a fork child: verify them first */
     /* Under the lock. */
-    pid_t pid;        /* -1: not known (adopted) or none */
-    int spare_fd;     /* our read end of the pipe, with a liveness word */
+    int a_w, a_spare, b_w, journal; /* -1 when absent */
+    uint64_t a_dev, a_ino, b_dev, b_ino;
+    pid_t pid;        /* -1: not known or none */
     void *alive_page; /* mapped at the first start, replaced in place */
     int env_checked;  /* RESOURCE_TRACKER_FD is read at the first call only */
     int started;      /* a tracker was started or adopted, ever */
     int exec_broken;  /* the image cannot be exec'ed here: fork path */
+    int warned_dir;   /* the state directory warning was given */
+    int pid1_hook;
     int atfork_err;
     struct rt_launch inflight;
 };
@@ -53,22 +93,30 @@ struct tracker_handle {
 static struct tracker_handle handle = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .fd = -1,
-    .gen = 0,
     .alive = NULL,
+    .accept = 0,
+    .a_w = -1,
+    .a_spare = -1,
+    .b_w = -1,
+    .journal = -1,
     .pid = -1,
-    .spare_fd = -1,
     .inflight = RT_LAUNCH_INIT,
 };
 
 /* Child-only: a prepare handler taking the mutex would deadlock the fork
  * path, which forks while holding it. A start that was under way in another
  * thread is dropped: its descriptors are closed so the child does not keep
- * the new pipe open, and the child sees the handle as it was before. */
+ * the new pipe open, and the child sees the handle as it was before. Its
+ * descriptors are verified at its first message: a child that closes what
+ * it inherited and opens files may have reused the numbers. */
 static void atfork_child(void)
 {
     static const pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     memcpy(&handle.lock, &fresh, sizeof(fresh));
     rt__launch_abandon(&handle.inflight);
+    if (atomic_load_explicit(&handle.fd, memory_order_relaxed) >= 0) {
+        atomic_store_explicit(&handle.check_fds, 1, memory_order_relaxed);
+    }
 }
 
 /* Registered when the library is loaded, before any thread can call it,
@@ -107,54 +155,313 @@ static int fail(int r)
     return r;
 }
 
-static void publish(int fd, pid_t pid, _Atomic uint32_t *alive)
+static void identity(int fd, uint64_t *dev, uint64_t *ino)
 {
-    handle.pid = pid;
+    struct stat st;
+    *dev = *ino = 0;
+    if (fd >= 0 && fstat(fd, &st) == 0) {
+        *dev = (uint64_t)st.st_dev;
+        *ino = (uint64_t)st.st_ino;
+    }
+}
+
+/* Makes the handle's descriptors the way messages go: the private pipe
+ * when there is a liveness word for it, else the public one. */
+static void publish(_Atomic uint32_t *alive, uint64_t accept)
+{
+    int fd = alive != NULL && handle.a_w >= 0 ? handle.a_w : handle.b_w;
+    if (fd != handle.a_w) {
+        alive = NULL;
+    }
     handle.started = 1;
+    atomic_store_explicit(&handle.accept, accept, memory_order_release);
     atomic_store_explicit(&handle.fd, fd, memory_order_release);
     atomic_store_explicit(&handle.alive, alive, memory_order_release);
     atomic_fetch_add_explicit(&handle.gen, 1, memory_order_release);
 }
 
-/* Whether the tracker on FD runs: its liveness word if it has one (ALIVE),
- * else a poll of the pipe. 1 yes, 0 no, -EBADF when FD is not open. */
-static int tracker_alive(int fd, _Atomic uint32_t *alive)
+/* Forgets the handle's descriptors without closing them: they are not (or
+ * may not be) ours any more. */
+static void forget(void)
 {
-    return alive != NULL ? rt__alive_check(alive) : rt__fd_pipe_alive(fd);
+    handle.a_w = handle.a_spare = handle.b_w = handle.journal = -1;
+    handle.a_dev = handle.a_ino = handle.b_dev = handle.b_ino = 0;
+    handle.pid = -1;
+    atomic_store_explicit(&handle.alive, NULL, memory_order_release);
+    atomic_store_explicit(&handle.fd, -1, memory_order_release);
+    atomic_fetch_add_explicit(&handle.gen, 1, memory_order_release);
 }
 
-/* Starts a tracker. KEEP >= 0 is the number of a dead tracker's pipe that
- * this process still owns: the new pipe takes that number. */
-static int start_locked(int keep)
+/* Whether the descriptors this process inherited are still the pipes they
+ * were. */
+static int fds_still_ours(void)
 {
-    struct rt_started st;
-    int r = rt__launch(&handle.inflight, &handle.exec_broken, &st);
+    return rt__fd_is(handle.b_w, handle.b_dev, handle.b_ino) &&
+           (handle.a_w < 0 || (rt__fd_is(handle.a_w, handle.a_dev,
+                                         handle.a_ino) &&
+                               rt__fd_is(handle.a_spare, handle.a_dev,
+                                         handle.a_ino)));
+}
+
+/* Whether the tracker on our pipes runs: its liveness word if we use the
+ * private pipe, else a poll of the public one. 1 yes, 0 no, -EBADF. */
+static int tracker_alive(void)
+{
+    _Atomic uint32_t *alive =
+        atomic_load_explicit(&handle.alive, memory_order_acquire);
+    if (alive != NULL) {
+        return rt__alive_check(alive);
+    }
+    return rt__fd_pipe_alive(handle.b_w);
+}
+
+static void run_pid1_exit(void);
+
+/* ---- joining a tracker through its control socket ---- */
+
+/* The type bits of a "types=a,b,c" list, as this process numbers types. */
+static uint64_t types_bits(const char *v, size_t n)
+{
+    uint64_t bits = 0;
+    size_t start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || v[i] == ',') {
+            int t = rt__rtypes_find(v + start, i - start);
+            if (t >= 0) {
+                bits |= (uint64_t)1 << t;
+            }
+            start = i + 1;
+        }
+    }
+    return bits;
+}
+
+/* Asks the tracker of our public pipe who it is. Returns 0 with what it
+ * accepts in *RET_ACCEPT and its liveness page's descriptor in *RET_ALIVE
+ * (or -1), or -errno when no tracker of ours answers. */
+static int hello(uint64_t *ret_accept, int *ret_alive, int *ret_reads_a)
+{
+    static const char req[] = "hello\n";
+    char reply[RT_CTL_LINE_MAX];
+    int r = rt__ctl_call(handle.b_dev, handle.b_ino, req, sizeof(req) - 1,
+                         NULL, 0, reply, sizeof(reply), ret_alive);
     if (r < 0) {
         return r;
     }
-    if (keep >= 0) {
-        r = rt__fd_move_onto(st.fd, keep);
-        if (r < 0) {
-            /* The new tracker sees EOF and exits, having nothing. */
-            rt__fd_close(st.fd);
-            rt__fd_close(st.spare_fd);
-            rt__alive_free(st.alive_page);
-            return r;
-        }
-        st.fd = keep;
+    size_t n = strlen(reply);
+    uint64_t pid = 0;
+    const char *v;
+    size_t vn;
+    if (!rt__jline_is(reply, n, "ok") ||
+        rt__jline_get_num(reply, n, "pid", &pid) < 0 ||
+        rt__jline_get(reply, n, "types", &v, &vn) < 0) {
+        rt__fd_close(*ret_alive);
+        *ret_alive = -1;
+        return -EPROTO;
     }
+    handle.pid = (pid_t)pid;
+    *ret_accept = types_bits(v, vn);
+    *ret_reads_a = rt__jline_get(reply, n, "reads", &v, &vn) == 0 &&
+                   memchr(v, 'A', vn) != NULL;
+    return 0;
+}
+
+/* Hands the tracker a read end of our private pipe, which it lacks (it was
+ * started by a process that had none). */
+static void attach_private(void)
+{
+    char path[40];
+    char reply[64];
+    (void)snprintf(path, sizeof(path), "/proc/self/fd/%d", handle.a_w);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    static const char req[] = "attach src=A\n";
+    (void)rt__ctl_call(handle.b_dev, handle.b_ino, req, sizeof(req) - 1, &fd,
+                       1, reply, sizeof(reply), NULL);
+    rt__fd_close(fd);
+}
+
+/* Maps the liveness page FD and makes it ours, replacing the page of a dead
+ * tracker in place. Returns the word, or NULL. */
+static _Atomic uint32_t *install_page(int fd)
+{
+    if (fd < 0) {
+        return NULL;
+    }
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    rt__fd_close(fd);
+    if (p == MAP_FAILED || rt__alive_install(&handle.alive_page, p) < 0) {
+        return NULL;
+    }
+    return rt__alive_word(handle.alive_page);
+}
+
+/* Joins the tracker now reading our pipes (another process started it).
+ * Returns 0, or -errno when there is none. */
+static int join(void)
+{
+    uint64_t accept;
+    int afd = -1;
+    int reads_a = 0;
+    int r = hello(&accept, &afd, &reads_a);
+    if (r < 0) {
+        return r;
+    }
+    if (handle.a_w >= 0 && !reads_a) {
+        attach_private();
+    }
+    _Atomic uint32_t *alive = NULL;
+    if (handle.a_w >= 0) {
+        alive = install_page(afd);
+    } else {
+        rt__fd_close(afd);
+    }
+    publish(alive, accept);
+    return 0;
+}
+
+/* ---- starting ---- */
+
+static void keep_high(int *fd)
+{
+    if (*fd >= 0) {
+        *fd = rt__fd_move_high(*fd);
+    }
+}
+
+static void warn_no_journal(const struct rt_launch_args *args)
+{
+    if (args->why[0] != '\0' && !handle.warned_dir) {
+        handle.warned_dir = 1;
+        rt__diag_no_journal(args->why);
+    }
+}
+
+/* A tracker of a new run, with new pipes. */
+static int start_fresh(void)
+{
+    struct rt_launch_args args = {-1, -1, -1, 0, &handle.exec_broken, ""};
+    if (getpid() == 1) {
+        args.flags |= RT_TRACK_PID1;
+    }
+    struct rt_started st;
+    int r = rt__launch(&handle.inflight, &args, &st);
+    warn_no_journal(&args);
+    if (r < 0) {
+        return r;
+    }
+    /* Our descriptors sit high: a program that closes descriptors and
+     * opens files gets the low numbers, not ours. */
+    keep_high(&st.a_w);
+    keep_high(&st.a_spare);
+    keep_high(&st.b_w);
+    keep_high(&st.journal);
+    handle.a_w = st.a_w;
+    handle.a_spare = st.a_spare;
+    handle.b_w = st.b_w;
+    handle.journal = st.journal;
+    identity(handle.a_w, &handle.a_dev, &handle.a_ino);
+    handle.b_dev = st.b_dev;
+    handle.b_ino = st.b_ino;
+    handle.pid = st.pid;
     _Atomic uint32_t *alive = NULL;
     if (st.alive_page != NULL &&
         rt__alive_install(&handle.alive_page, st.alive_page) == 0) {
         alive = rt__alive_word(handle.alive_page);
-    } else {
-        /* No liveness word: death shows as EPIPE, so no spare reader. */
-        st.spare_fd = rt__fd_close(st.spare_fd);
     }
-    /* The old spare read end belongs to a dead pipe nobody writes to now. */
-    rt__fd_close(handle.spare_fd);
-    handle.spare_fd = st.spare_fd;
-    publish(st.fd, st.pid, alive);
+    if (getpid() == 1 && !handle.pid1_hook) {
+        /* The kernel kills every process of a PID namespace when its PID 1
+         * exits, the tracker included: at exit, PID 1 has it clean up
+         * first (exit() or a return from main; a crash is the sweep's). */
+        handle.pid1_hook = atexit(run_pid1_exit) == 0;
+    }
+    publish(alive, ACCEPT_ALL);
+    return 0;
+}
+
+/* A tracker for the pipes of a run whose tracker died. Returns 0 (with the
+ * warning given), or -errno; -ENOENT when the pipes cannot be reached
+ * again (no /proc). */
+static int start_again(void)
+{
+    struct rt_launch_args args = {handle.a_w, handle.b_w, handle.journal,
+                                  RT_TRACK_REATTACH, &handle.exec_broken, ""};
+    if (getpid() == 1) {
+        args.flags |= RT_TRACK_PID1;
+    }
+    for (int tries = 0; tries < 2000; tries++) {
+        struct rt_started st;
+        int r = rt__launch(&handle.inflight, &args, &st);
+        warn_no_journal(&args);
+        if (r == 0) {
+            handle.pid = st.pid;
+            _Atomic uint32_t *alive = NULL;
+            if (st.alive_page != NULL && handle.a_w >= 0 &&
+                rt__alive_install(&handle.alive_page, st.alive_page) == 0) {
+                alive = rt__alive_word(handle.alive_page);
+            } else {
+                rt__alive_free(st.alive_page);
+            }
+            publish(alive, ACCEPT_ALL);
+            /* bpo-31310: say it, once the new one runs. */
+            rt__diag_relaunch(args.why[0] == '\0');
+            return 0;
+        }
+        if (r != -EBUSY) {
+            return r;
+        }
+        /* Another process is starting one on these pipes: join it when it
+         * answers (within 2 s; writes meanwhile wait in the pipes). */
+        struct timespec ms = {0, 1000000L};
+        (void)nanosleep(&ms, NULL);
+        if (join() == 0) {
+            return 0;
+        }
+    }
+    return -EAGAIN;
+}
+
+/* Our tracker died. */
+static int revive(void)
+{
+    rt__launch_reap(handle.pid);
+    if (join() == 0) {
+        return 0;
+    }
+    int r = start_again();
+    if (r != -ENOENT && r != -EACCES && r != -EPERM) {
+        return r;
+    }
+    /* The pipes cannot be reached again: a new run. The old run's
+     * descriptors stay open (a racing writer may use them), and so does its
+     * journal, whose guardian cleans up once we and the others are gone. */
+    r = start_fresh();
+    if (r == 0) {
+        rt__diag_relaunch(handle.journal >= 0);
+    }
+    return r;
+}
+
+static int adopt_env(void)
+{
+    int fd = rt__inherit_from_env();
+    if (fd < 0 || rt__fd_set_cloexec(fd, 1) < 0) {
+        return -1;
+    }
+    handle.b_w = fd;
+    identity(fd, &handle.b_dev, &handle.b_ino);
+    handle.pid = -1;
+    uint64_t accept = ACCEPT_FOREIGN | CPYTHON_TYPES;
+    int afd = -1;
+    int reads_a;
+    if (hello(&accept, &afd, &reads_a) < 0) {
+        accept = ACCEPT_FOREIGN | CPYTHON_TYPES;
+        handle.pid = -1;
+    }
+    rt__fd_close(afd);
+    publish(NULL, accept);
     return 0;
 }
 
@@ -164,29 +471,28 @@ static int ensure_locked(void)
         return -handle.atfork_err;
     }
     int fd = atomic_load_explicit(&handle.fd, memory_order_relaxed);
+    if (fd >= 0 &&
+        atomic_exchange_explicit(&handle.check_fds, 0, memory_order_relaxed) &&
+        !fds_still_ours()) {
+        /* What we inherited was closed (and its numbers maybe reused):
+         * never write there. A tracker of our own, silently. */
+        forget();
+        handle.env_checked = 1;
+        fd = -1;
+    }
     if (fd >= 0) {
-        int alive = tracker_alive(fd, atomic_load(&handle.alive));
-        if (alive == 1) {
+        if (tracker_alive() == 1) {
             return 0;
         }
-        /* bpo-31310: a tracker killed under us is replaced; what it held
-         * is lost, and the user is told, once the new one runs. */
-        rt__launch_reap(handle.pid);
-        int r = start_locked(alive == 0 ? fd : -1);
-        if (r == 0) {
-            rt__diag_relaunch();
-        }
-        return r;
+        return revive();
     }
     if (!handle.env_checked) {
         handle.env_checked = 1;
-        int inherited = rt__inherit_from_env();
-        if (inherited >= 0 && rt__fd_set_cloexec(inherited, 1) == 0) {
-            publish(inherited, -1, NULL);
+        if (adopt_env() == 0) {
             return 0;
         }
     }
-    return start_locked(-1);
+    return start_fresh();
 }
 
 static int ensure(void)
@@ -218,10 +524,12 @@ static int send_msg(const char *msg, size_t len)
         _Atomic uint32_t *alive =
             atomic_load_explicit(&handle.alive, memory_order_acquire);
         int r = -EPIPE;
-        if (fd >= 0 && alive != NULL) {
-            /* Our spare reader keeps the pipe open: no SIGPIPE possible. A
-             * tracker dying right after the check takes this message with
-             * it, as it takes everything it held. */
+        if (atomic_load_explicit(&handle.check_fds, memory_order_relaxed)) {
+            r = -EBADF;
+        } else if (fd >= 0 && alive != NULL) {
+            /* The private pipe: our spare reader keeps it open, so no
+             * SIGPIPE is possible. Written after the tracker died, the
+             * message waits in the pipe for the next tracker. */
             if (rt__alive_check(alive)) {
                 r = rt__fd_write_plain(fd, msg, len);
             }
@@ -238,12 +546,100 @@ static int send_msg(const char *msg, size_t len)
     }
 }
 
+/* Whether the tracker in use can read a line about NAME of type T: ACCEPT
+ * is what it accepts. */
+static int readable_by(uint64_t accept, int t, const char *name)
+{
+    if (!(accept & ((uint64_t)1 << t))) {
+        return 0;
+    }
+    if (!(accept & ACCEPT_FOREIGN)) {
+        return 1;
+    }
+    /* CPython 3.12 and older split the line on every ':' and decode it as
+     * ASCII: they cannot read a name holding ':' or a JSON line. */
+    for (const unsigned char *p = (const unsigned char *)name; *p != '\0';
+         p++) {
+        if (*p == ':' || *p < 0x20 || *p > 0x7E) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ---- paths: through the control socket ---- */
+
+/* A file or folder is removed by the tracker with its rights, so it is
+ * registered where the tracker can check the caller's credentials, with
+ * the caller's own view of the path: its folder, opened here without
+ * following any link (a chroot or a mount namespace of the caller's own
+ * resolves as it does for the caller). */
+static int path_message(enum rt_cmd cmd, const char *name, const char *rtype)
+{
+    size_t len = strlen(name);
+    if (!rt__path_valid(name, len)) {
+        return -EINVAL;
+    }
+    if (len > RT_MSG_MAX) {
+        return -ENAMETOOLONG;
+    }
+    static _Thread_local struct rt_jline jl;
+    rt__jline_start(&jl, "path");
+    rt__jline_str(&jl, "op", cmd == RT_CMD_REGISTER ? "reg" : "unreg");
+    rt__jline_str(&jl, "rtype", rtype);
+    rt__jline_b64(&jl, "name", (const unsigned char *)name, len);
+    ssize_t n = rt__jline_end(&jl);
+    if (n < 0) {
+        return (int)n;
+    }
+    int dir = -1;
+    if (cmd == RT_CMD_REGISTER) {
+        size_t base;
+        dir = rt__path_open_parent(name, len, &base);
+        if (dir < 0) {
+            return dir;
+        }
+    }
+    int r = -ENOTCONN;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        unsigned gen = atomic_load_explicit(&handle.gen, memory_order_acquire);
+        int cs = lock();
+        uint64_t dev = handle.b_dev;
+        uint64_t ino = handle.b_ino;
+        unlock(cs);
+        char reply[128];
+        r = rt__ctl_call(dev, ino, jl.buf, (size_t)n, &dir, dir >= 0 ? 1 : 0,
+                         reply, sizeof(reply), NULL);
+        if (r == 0) {
+            uint64_t err = 0;
+            size_t rn = strlen(reply);
+            r = rt__jline_is(reply, rn, "ok") ? 0
+                : rt__jline_get_num(reply, rn, "errno", &err) == 0 && err > 0
+                    ? -(int)err
+                    : -EPROTO;
+            break;
+        }
+        if (r != -ECONNREFUSED && r != -ENOENT && r != -EPIPE) {
+            break;
+        }
+        /* No tracker answers: it died. */
+        r = recover(gen);
+        if (r < 0) {
+            break;
+        }
+        r = -ENOTCONN;
+    }
+    rt__fd_close(dir);
+    return r;
+}
+
 static int message(enum rt_cmd cmd, const char *name, const char *rtype)
 {
     size_t rlen;
     unsigned flags;
+    int t;
     if (name == NULL || rtype == NULL || name[0] == '\0' ||
-        rt__rtypes_lookup(rtype, &rlen, &flags) < 0) {
+        (t = rt__rtypes_lookup(rtype, &rlen, &flags)) < 0) {
         return -EINVAL;
     }
     if ((flags & RT_RTYPE_PROBE_ONLY) ||
@@ -255,6 +651,19 @@ static int message(enum rt_cmd cmd, const char *name, const char *rtype)
     if (len < 0) {
         return (int)len;
     }
+    if (atomic_load_explicit(&handle.fd, memory_order_acquire) < 0) {
+        int r = ensure();
+        if (r < 0) {
+            return r;
+        }
+    }
+    if (!readable_by(atomic_load_explicit(&handle.accept, memory_order_acquire),
+                     t, name)) {
+        return -EINVAL;
+    }
+    if (flags & RT_RTYPE_ABSPATH) {
+        return path_message(cmd, name, rtype);
+    }
     return send_msg(buf, (size_t)len);
 }
 
@@ -262,9 +671,13 @@ int rt_ensure_running(void)
 {
     int fd = atomic_load_explicit(&handle.fd, memory_order_acquire);
     if (fd >= 0 &&
-        tracker_alive(fd, atomic_load_explicit(&handle.alive,
-                                               memory_order_acquire)) == 1) {
-        return 0;
+        !atomic_load_explicit(&handle.check_fds, memory_order_relaxed)) {
+        _Atomic uint32_t *alive =
+            atomic_load_explicit(&handle.alive, memory_order_acquire);
+        if (alive != NULL ? rt__alive_check(alive)
+                          : rt__fd_pipe_alive(fd) == 1) {
+            return 0;
+        }
     }
     return fail(ensure());
 }
@@ -284,7 +697,10 @@ int rt_getfd(void)
     if (rt_ensure_running() < 0) {
         return -1;
     }
-    return atomic_load_explicit(&handle.fd, memory_order_acquire);
+    int cs = lock();
+    int fd = handle.b_w;
+    unlock(cs);
+    return fd;
 }
 
 int rt_setfd(int fd)
@@ -298,12 +714,24 @@ int rt_setfd(int fd)
     if (r == 0) {
         r = rt__fd_set_cloexec(fd, 1);
     }
-    /* The previous write end, if any, stays open: what this process
+    /* The previous descriptors, if any, stay open: what this process
      * registered there stays protected until it exits. */
-    if (r == 0 &&
-        atomic_load_explicit(&handle.fd, memory_order_relaxed) != fd) {
+    if (r == 0 && fd != handle.b_w) {
         handle.env_checked = 1;
-        publish(fd, -1, NULL);
+        handle.a_w = handle.a_spare = -1;
+        handle.a_dev = handle.a_ino = 0;
+        handle.b_w = fd;
+        identity(fd, &handle.b_dev, &handle.b_ino);
+        handle.pid = -1;
+        uint64_t accept = ACCEPT_FOREIGN | CPYTHON_TYPES;
+        int afd = -1;
+        int reads_a;
+        if (hello(&accept, &afd, &reads_a) < 0) {
+            accept = ACCEPT_FOREIGN | CPYTHON_TYPES;
+            handle.pid = -1;
+        }
+        rt__fd_close(afd);
+        publish(NULL, accept);
     }
     unlock(cs);
     return fail(r);
@@ -339,10 +767,39 @@ pid_t rt_tracker_pid(void)
 int rt__client_identify(const char *name, const char *rtype, dev_t dev,
                         ino_t ino)
 {
-    /* Filled in with the journal (issue 11). */
-    (void)name;
-    (void)rtype;
-    (void)dev;
-    (void)ino;
-    return 0;
+    size_t rlen;
+    unsigned flags;
+    if (name == NULL || rtype == NULL ||
+        rt__rtypes_lookup(rtype, &rlen, &flags) < 0 ||
+        (atomic_load_explicit(&handle.accept, memory_order_acquire) &
+         ACCEPT_FOREIGN)) {
+        return -EINVAL;
+    }
+    char buf[RT_MSG_MAX];
+    ssize_t len = rt__wire_encode_identify(buf, name, strlen(name), rtype, rlen,
+                                           (uint64_t)dev, (uint64_t)ino,
+                                           (uint32_t)getpid());
+    if (len < 0) {
+        return (int)len;
+    }
+    return send_msg(buf, (size_t)len);
+}
+
+/* PID 1 exiting: the tracker cleans up and answers before the kernel kills
+ * the namespace. */
+static void run_pid1_exit(void)
+{
+    int saved = errno;
+    static const char req[] = "shutdown\n";
+    char reply[64];
+    int cs = lock();
+    uint64_t dev = handle.b_dev;
+    uint64_t ino = handle.b_ino;
+    int ours = handle.pid > 0;
+    unlock(cs);
+    if (ours && getpid() == 1) {
+        (void)rt__ctl_call(dev, ino, req, sizeof(req) - 1, NULL, 0, reply,
+                           sizeof(reply), NULL);
+    }
+    errno = saved;
 }

@@ -64,12 +64,35 @@ static void flush(void)
     line_len = 0;
 }
 
-void rt__diag_relaunch(void)
+void rt__diag_relaunch(int kept)
 {
-    static const char text[] =
+    static const char lost[] =
         PREFIX "process died unexpectedly, relaunching.  "
                "Some resources might leak.\n";
-    (void)rt__fd_write_msg(2, text, sizeof(text) - 1);
+    static const char taken[] =
+        PREFIX "process died unexpectedly, relaunching.  "
+               "The new tracker took over what it held.\n";
+    if (kept) {
+        (void)rt__fd_write_msg(2, taken, sizeof(taken) - 1);
+    } else {
+        (void)rt__fd_write_msg(2, lost, sizeof(lost) - 1);
+    }
+}
+
+void rt__diag_no_journal(const char *why)
+{
+    char text[512];
+    static const char head[] = PREFIX "no journal: ";
+    static const char tail[] =
+        "; a tracker that dies loses what it held\n";
+    size_t n = strlen(why);
+    if (n > sizeof(text) - sizeof(head) - sizeof(tail)) {
+        n = sizeof(text) - sizeof(head) - sizeof(tail);
+    }
+    memcpy(text, head, sizeof(head) - 1);
+    memcpy(text + sizeof(head) - 1, why, n);
+    memcpy(text + sizeof(head) - 1 + n, tail, sizeof(tail) - 1);
+    (void)rt__fd_write_msg(2, text, sizeof(head) - 1 + n + sizeof(tail) - 1);
 }
 
 void rt__diag_bad_line(const char *what, const unsigned char *text, size_t len)
@@ -169,9 +192,52 @@ void rt__diag_leaks_name(const unsigned char *name, size_t len)
     leaks_listed++;
 }
 
-void rt__diag_leaks_end(void)
+void rt__diag_leaks_end(const char *suffix)
 {
     puts_("}");
+    if (suffix != NULL) {
+        puts_(suffix);
+    }
+    flush();
+}
+
+void rt__diag_left(const unsigned char *name, size_t len, const char *why)
+{
+    puts_(PREFIX);
+    put_repr(name, len);
+    puts_(": left in place: ");
+    puts_(why);
+    flush();
+}
+
+void rt__diag_dropped(const unsigned char *name, size_t len, const char *why)
+{
+    puts_(PREFIX);
+    put_repr(name, len);
+    puts_(": ");
+    puts_(why);
+    flush();
+}
+
+void rt__diag_journal_failed(int err)
+{
+    puts_(PREFIX "the journal cannot be written ([Errno ");
+    put_num((uintmax_t)err);
+    puts_("] ");
+    if (err > 0 && err < RT_ERRTAB_SIZE && rt__errtab[err] != NULL) {
+        puts_(rt__errtab[err]);
+    }
+    puts_("); going on without it");
+    flush();
+}
+
+void rt__diag_note(const char *text, const char *text2)
+{
+    puts_(PREFIX);
+    puts_(text);
+    if (text2 != NULL) {
+        puts_(text2);
+    }
     flush();
 }
 

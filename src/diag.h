@@ -14,8 +14,13 @@ extern const char *const rt__errtab[RT_ERRTAB_SIZE];
 /* Names listed in the leak line before it is cut with ", ...". */
 #define RT_DIAG_LEAKS_LISTED 32
 
-/* Host, MT-safe, AS-safe: the relaunch warning of rt_ensure_running. */
-void rt__diag_relaunch(void);
+/* Host, MT-safe, AS-safe: the relaunch warning of rt_ensure_running.
+ * KEPT: the new tracker took over what the dead one held (a journal). */
+void rt__diag_relaunch(int kept);
+
+/* Host, MT-safe: the once-per-process warning that the state directory
+ * cannot be used, with why. */
+void rt__diag_no_journal(const char *why);
 
 /* The functions below run in the tracker only: single-threaded, AS-safe
  * (they format into one static buffer, never allocate). */
@@ -51,7 +56,21 @@ void rt__diag_cleanup_failed(const unsigned char *name, size_t name_len,
  * at shutdown: {'/a', '/b'}". */
 void rt__diag_leaks_begin(const char *rtype, size_t count);
 void rt__diag_leaks_name(const unsigned char *name, size_t len);
-void rt__diag_leaks_end(void);
+void rt__diag_leaks_end(const char *suffix);
+
+/* "resource_tracker: 'NAME': left in place: WHY" (a sweep that could not
+ * be sure), and "resource_tracker: 'NAME': WHY" (a name not removed for
+ * good: gone, or not the run's object any more). */
+void rt__diag_left(const unsigned char *name, size_t len, const char *why);
+void rt__diag_dropped(const unsigned char *name, size_t len, const char *why);
+
+/* The journal could not be written (its file system is full, say): the
+ * tracker goes on without it. */
+void rt__diag_journal_failed(int err);
+
+/* "resource_tracker: WHAT" with the rest of the line: for the state
+ * directory and journal warnings of the sweep. TEXT2 may be NULL. */
+void rt__diag_note(const char *text, const char *text2);
 
 /* Appends Python's repr() of the bytes NAME (decoded as UTF-8 with
  * surrogateescape) to BUF, which has room for CAP bytes, at *POS. Returns 0,

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -169,20 +170,62 @@ int rt__fd_set_cloexec(int fd, int on)
     return 0;
 }
 
+int rt__fd_lift(int fd)
+{
+    if (fd > 2) {
+        return fd;
+    }
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    int err = errno;
+    rt__fd_close(fd);
+    /* With too few descriptors the floor itself may be past the limit. */
+    return high >= 0 ? high : err == EINVAL ? -EMFILE : -err;
+}
+
 /* Moves *FD above 2, close-on-exec: a host that closed stdin, stdout or
  * stderr must not find our pipe there (its printf would feed the tracker). */
 static int lift(int *fd)
 {
-    if (*fd > 2) {
-        return 0;
+    int r = rt__fd_lift(*fd);
+    if (r < 0) {
+        *fd = -1;
+        return r;
     }
-    int high = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
-    if (high < 0) {
-        return -errno;
-    }
-    rt__fd_close(*fd);
-    *fd = high;
+    *fd = r;
     return 0;
+}
+
+int rt__fd_move_high(int fd)
+{
+    struct rlimit rl;
+    long top = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)top) {
+        top = (long)rl.rlim_cur;
+    }
+    /* Below the top, a few apart from what programs dup2 onto by habit
+     * (255 for shells, 1023). */
+    long base = top - 48;
+    if (base <= fd || base < 16) {
+        return fd;
+    }
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, (int)base);
+    if (high < 0) {
+        return fd;
+    }
+    rt__fd_close(fd);
+    return high;
+}
+
+int rt__fd_is(int fd, unsigned long long dev, unsigned long long ino)
+{
+    struct stat st;
+    int saved = errno;
+    int r = fd >= 0 && fstat(fd, &st) == 0 &&
+            (unsigned long long)st.st_dev == dev &&
+            (unsigned long long)st.st_ino == ino;
+    errno = saved;
+    return r;
 }
 
 static int pipe_cloexec(int p[2])

@@ -72,6 +72,22 @@ pid_t rt__fd_waitpid(pid_t pid, int *ret_status, int flags);
  * POLLHUP. MT-safe, AS-safe. */
 int rt__fd_pipe_alive(int fd);
 
+/* A descriptor above 2 for FD: FD itself, or a close-on-exec copy of it
+ * (FD is then closed), so that a host started with 0, 1 or 2 closed never
+ * finds one of ours there. On failure FD is closed and -errno returned.
+ * AS-safe. */
+int rt__fd_lift(int fd);
+
+/* Moves FD (close-on-exec) to a high number, near the top of the first
+ * 1024: a program that closes descriptors and opens new files gets the
+ * lowest free numbers, so it does not land on ours by chance. Returns the
+ * new number (FD is closed), or FD itself when no high number is free. */
+int rt__fd_move_high(int fd);
+
+/* Whether FD is open and refers to the file (DEV, INO): 1, 0 (another file
+ * or closed). */
+int rt__fd_is(int fd, unsigned long long dev, unsigned long long ino);
+
 /* Moves SRC onto the number DST (close-on-exec), closing SRC: racing users
  * of DST see the old file or the new one, never a closed or reused number.
  * Returns 0 or -errno. */

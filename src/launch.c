@@ -39,11 +39,14 @@
  * valgrind without execveat), and the only path off Linux; there, alas, the
  * tracker does keep a copy-on-write snapshot of the host.
  *
- * The launch also sets up the tracker's liveness word (alive.h) and keeps
- * a spare read end of the pipe in the host: with a reader always present,
- * no write of ours can ever raise SIGPIPE, so messages go out with a plain
- * write(2), and the tracker's death is seen in the word instead of as
- * EPIPE. */
+ * A run has two pipes (see client.c): the private one, whose read end the
+ * host also keeps (so that its plain writes can never raise SIGPIPE; it
+ * learns of the tracker's death from the liveness word, alive.h), and the
+ * public one, which only the tracker reads (so that its death shows as
+ * EPIPE to everyone else). When a tracker dies, a new one is started on the
+ * same pipes: new read ends come from /proc/self/fd, so the messages still
+ * in the pipes are not lost, and an exclusive flock on the public pipe's
+ * read end makes sure only one tracker reads them. */
 
 #define _GNU_SOURCE
 #include "launch.h"
@@ -52,8 +55,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,8 +72,10 @@
 
 #include "alive.h"
 #include "fdio.h"
+#include "handoff.h"
 #include "image.h"
 #include "rtypes.h"
+#include "statedir.h"
 #include "tracker.h"
 
 #if defined(__linux__) && defined(SYS_execveat) && defined(MFD_CLOEXEC)
@@ -94,18 +102,19 @@ static const char *const env_kept[] = {
 
 extern char **environ;
 
-/* Indexes into struct rt_launch's fds. */
-enum { PIPE_R, PIPE_W, STATUS_R, STATUS_W, IMAGE, ALIVE, NFDS };
-_Static_assert(NFDS == sizeof(((struct rt_launch *)0)->fds) / sizeof(int),
-               "struct rt_launch holds every descriptor of a start");
+/* What the child places: each source descriptor and the number it must
+ * have in the tracker. */
+#define NPLACE 6
+static const int place_dst[NPLACE] = {RT_FD_A,     RT_FD_STATUS,  RT_FD_IMAGE,
+                                      RT_FD_ALIVE, RT_FD_B,       RT_FD_JOURNAL};
 
 struct child_args {
-    int read_fd;
-    int status_fd;
-    int image_fd;      /* -1: fork path */
-    int alive_fd;      /* -1: no liveness word */
-    void *grand_stack; /* top of the exec'ing child's stack */
-    char *argv[2];
+    int src[NPLACE + 1]; /* + the state directory, placed at RT_FD_DIR */
+    int image_fd;        /* -1: fork path */
+    void *grand_stack;   /* top of the exec'ing child's stack */
+    struct rt_tracker_args targs;
+    char arg[RT_ARG_MAX];
+    char *argv[3];
     char *envp[ENV_MAX];
 };
 
@@ -129,29 +138,47 @@ RT_CHILD_SAFE static void child_report(int fd, int32_t kind, long value)
     (void)RAW(SYS_write, (long)fd, &rep, (long)sizeof(rep));
 }
 
-/* Puts /dev/null on 0 and 1, the host's stderr on 2 (close-on-exec cleared
- * in this copy of the table; /dev/null if the host has none), the tracker
- * pipe on 3, the status pipe on 4, the image on 5 and the liveness page on
- * 6, and closes everything else: the tracker holds none of the host's
- * descriptors. The image stays open across exec, where the tracker closes
- * it with the status pipe once it is ready: valgrind, which execs itself
- * with the path /proc/self/fd/5 for the program, needs it there. Every
- * source is first copied above 9 so that no placement clobbers another.
- * Returns 0 or an errno. */
-RT_CHILD_SAFE static int place_fds(const struct child_args *a)
+RT_CHILD_SAFE static int is_src(const int *src, int n, long fd)
 {
-    const int src[] = {a->read_fd, a->status_fd, a->image_fd, a->alive_fd};
-    const int dst[] = {RT_LAUNCH_READ_FD, RT_LAUNCH_STATUS_FD,
-                       RT_LAUNCH_IMAGE_FD, RT_ALIVE_FD};
-    long high[4];
-    for (int i = 0; i < 4; i++) {
-        high[i] = src[i] < 0 ? -1
-                             : RAW(SYS_fcntl, (long)src[i],
-                                   (long)F_DUPFD_CLOEXEC, 10L);
-        if (src[i] >= 0 && high[i] < 0) {
-            return errno;
+    for (int i = 0; i < n; i++) {
+        if (src[i] == fd) {
+            return 1;
         }
     }
+    return 0;
+}
+
+/* Closes every descriptor above 2 but the sources: the tracker holds none
+ * of the host's descriptors, and the places are free. */
+RT_CHILD_SAFE static void close_others(const int *src, int n)
+{
+    long lo = 3;
+    for (;;) {
+        long next = -1;
+        for (int i = 0; i < n; i++) {
+            if (src[i] >= lo && (next < 0 || src[i] < next)) {
+                next = src[i];
+            }
+        }
+        if (next < 0) {
+            rt__fd_close_from((int)lo);
+            return;
+        }
+        if (next > lo) {
+            if (RAW(SYS_close_range, lo, next - 1, 0L) < 0) {
+                for (long fd = lo; fd < next; fd++) {
+                    (void)RAW(SYS_close, fd);
+                }
+            }
+        }
+        lo = next + 1;
+    }
+}
+
+/* /dev/null on 0 and 1, the host's stderr on 2 (/dev/null if it has
+ * none), close-on-exec cleared on all three in this copy of the table. */
+RT_CHILD_SAFE static void place_std(void)
+{
     long null = RAW(SYS_openat, (long)AT_FDCWD, "/dev/null", (long)O_RDWR);
     if (RAW(SYS_fcntl, 2L, (long)F_SETFD, 0L) < 0 && null >= 0) {
         (void)RAW(SYS_dup3, null, 2L, 0L);
@@ -159,22 +186,67 @@ RT_CHILD_SAFE static int place_fds(const struct child_args *a)
     if (null >= 0) {
         (void)RAW(SYS_dup3, null, 0L, 0L);
         (void)RAW(SYS_dup3, null, 1L, 0L);
+        if (null > 2) {
+            (void)RAW(SYS_close, null);
+        }
     } else {
         /* Without /dev/null, better no stdin/stdout than the host's. */
         (void)RAW(SYS_close, 0L);
         (void)RAW(SYS_close, 1L);
     }
-    for (int i = 0; i < 4; i++) {
-        if (high[i] >= 0 && RAW(SYS_dup3, high[i], (long)dst[i], 0L) < 0) {
-            return errno;
+}
+
+/* Moves each source to its place, with no spare descriptor needed beyond
+ * the places themselves (a host may run with very few): a source sitting
+ * on another's place is moved aside to the lowest free number first.
+ * Returns 0 or an errno. */
+RT_CHILD_SAFE static int place_fds(const struct child_args *a)
+{
+    int src[NPLACE + 1];
+    int dst[NPLACE + 1];
+    memcpy(src, a->src, sizeof(src));
+    memcpy(dst, place_dst, sizeof(place_dst));
+    dst[NPLACE] = RT_FD_DIR;
+    close_others(src, NPLACE + 1);
+    place_std();
+    int left = 0;
+    for (int i = 0; i <= NPLACE; i++) {
+        left += src[i] >= 0;
+    }
+    while (left > 0) {
+        int progress = 0;
+        for (int i = 0; i <= NPLACE; i++) {
+            if (src[i] < 0) {
+                continue;
+            }
+            if (src[i] == dst[i]) {
+                (void)RAW(SYS_fcntl, (long)dst[i], (long)F_SETFD, 0L);
+            } else if (is_src(src, NPLACE + 1, dst[i])) {
+                continue;
+            } else if (RAW(SYS_dup3, (long)src[i], (long)dst[i], 0L) < 0) {
+                return errno == EBADF ? EMFILE : errno;
+            } else {
+                (void)RAW(SYS_close, (long)src[i]);
+            }
+            src[i] = -1;
+            left--;
+            progress = 1;
         }
-    }
-    rt__fd_close_from(RT_ALIVE_FD + 1);
-    if (a->image_fd < 0) {
-        (void)RAW(SYS_close, (long)RT_LAUNCH_IMAGE_FD);
-    }
-    if (a->alive_fd < 0) {
-        (void)RAW(SYS_close, (long)RT_ALIVE_FD);
+        if (!progress) {
+            /* A cycle: move one source aside. */
+            for (int i = 0; i <= NPLACE; i++) {
+                if (src[i] >= 0) {
+                    long moved = RAW(SYS_fcntl, (long)src[i],
+                                     (long)F_DUPFD_CLOEXEC, 3L);
+                    if (moved < 0) {
+                        return errno == EINVAL ? EMFILE : errno;
+                    }
+                    (void)RAW(SYS_close, (long)src[i]);
+                    src[i] = (int)moved;
+                    break;
+                }
+            }
+        }
     }
     return 0;
 }
@@ -185,14 +257,14 @@ RT_CHILD_SAFE static int place_fds(const struct child_args *a)
 RT_CHILD_SAFE static int exec_tracker(void *arg)
 {
     const struct child_args *a = arg;
-    (void)RAW(SYS_execveat, (long)RT_LAUNCH_IMAGE_FD, "", a->argv, a->envp,
+    (void)RAW(SYS_execveat, (long)RT_FD_IMAGE, "", a->argv, a->envp,
               (long)AT_EMPTY_PATH);
     /* Kernels before 3.19, and valgrind, know no execveat; /proc is the
      * other way to name a memfd. */
     if (errno == ENOSYS || errno == ENOENT || errno == EINVAL) {
         (void)RAW(SYS_execve, "/proc/self/fd/5", a->argv, a->envp);
     }
-    child_report(RT_LAUNCH_STATUS_FD, RT_REPORT_ERROR, errno);
+    child_report(RT_FD_STATUS, RT_REPORT_ERROR, errno);
     RAW_EXIT(127);
     return 127;
 }
@@ -207,7 +279,10 @@ RT_CHILD_SAFE static int middle(void *arg)
     const struct child_args *a = arg;
     int err = place_fds(a);
     if (err != 0) {
-        child_report(a->status_fd, RT_REPORT_ERROR, err);
+        long status = a->src[1] == RT_FD_STATUS ? RT_FD_STATUS : a->src[1];
+        child_report((int)status, RT_REPORT_ERROR, err);
+        /* The status pipe may have moved: report on both numbers. */
+        child_report(RT_FD_STATUS, RT_REPORT_ERROR, err);
         RAW_EXIT(127);
     }
     long pid;
@@ -224,12 +299,10 @@ RT_CHILD_SAFE static int middle(void *arg)
         pid = RAW(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
 #endif
         if (pid == 0) {
-            rt__tracker_run(RT_LAUNCH_READ_FD,
-                            a->alive_fd >= 0 ? RT_ALIVE_FD : -1,
-                            RT_LAUNCH_STATUS_FD);
+            rt__tracker_run(&a->targs);
         }
     }
-    child_report(RT_LAUNCH_STATUS_FD, pid > 0 ? RT_REPORT_PID : RT_REPORT_ERROR,
+    child_report(RT_FD_STATUS, pid > 0 ? RT_REPORT_PID : RT_REPORT_ERROR,
                  pid > 0 ? pid : errno);
     RAW_EXIT(0);
     return 0;
@@ -247,6 +320,10 @@ static int make_image(void)
     }
     if (fd < 0) {
         return -errno;
+    }
+    fd = rt__fd_lift(fd);
+    if (fd < 0) {
+        return fd;
     }
     size_t done = 0;
     while (done < rt__tracker_image_size) {
@@ -267,12 +344,11 @@ static int make_image(void)
                 F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
     return fd;
 }
-
 #endif
 
 /* Errors after which exec'ing the image will not work on this system, so
  * the fork path is the way (as opposed to running out of a resource, which
- * is reported to the caller). */
+ * is reported to the caller, and exec is tried again next time). */
 static int exec_impossible(int err)
 {
     switch (err) {
@@ -281,15 +357,14 @@ static int exec_impossible(int err)
     case EACCES:
     case EPERM:
     case ENOEXEC:
-    case EINVAL:
     case ETXTBSY:
     case ELIBBAD:
-    case EIO:
         return 1;
     default:
         return 0;
     }
 }
+
 static void build_env(struct child_args *a)
 {
     size_t n = 0;
@@ -304,8 +379,8 @@ static void build_env(struct child_args *a)
     a->envp[n] = NULL;
 }
 
-/* Forgets descriptor I of a start, then closes it: in that order, so that a
- * fork() in another thread never sees a number already closed (and maybe
+/* Forgets descriptor I of a start, then returns it: in that order, so that
+ * a fork() in another thread never sees a number already closed (and maybe
  * reused by now). */
 static int take(struct rt_launch *in, int i)
 {
@@ -316,7 +391,7 @@ static int take(struct rt_launch *in, int i)
 
 void rt__launch_abandon(struct rt_launch *in)
 {
-    for (int i = 0; i < NFDS; i++) {
+    for (int i = 0; i < RT_L_NFDS; i++) {
         rt__fd_close(take(in, i));
     }
     void *stack = in->stack;
@@ -346,8 +421,7 @@ static void await_close(int fd)
 /* Reads the status pipe until the tracker's pid and its ready record are
  * both in (in either order) or an error or end-of-file comes first: a
  * tracker that died before it was ready (its loader failed, say) sends no
- * ready record; then waits for the tracker to close its end (above).
- * Returns 0 with the pid, or -errno. */
+ * ready record. Returns 0 with the pid, or -errno. */
 static int await_ready(int fd, pid_t *ret_pid)
 {
     pid_t pid = -1;
@@ -371,23 +445,43 @@ static int await_ready(int fd, pid_t *ret_pid)
         }
     }
     *ret_pid = pid;
-    await_close(fd);
     return 0;
+}
+
+static void build_args(struct child_args *a, const struct rt_launch *in,
+                       unsigned flags)
+{
+    static const int from[NPLACE + 1] = {
+        RT_L_A_R,   RT_L_STATUS_W, RT_L_IMAGE, RT_L_ALIVE,
+        RT_L_B_R,   RT_L_JOURNAL,  RT_L_DIR,
+    };
+    for (int i = 0; i <= NPLACE; i++) {
+        a->src[i] = in->fds[from[i]];
+    }
+    a->image_fd = in->fds[RT_L_IMAGE];
+    struct rt_tracker_args *t = &a->targs;
+    t->a = a->src[0] >= 0 ? RT_FD_A : -1;
+    t->status = RT_FD_STATUS;
+    t->alive = a->src[3] >= 0 ? RT_FD_ALIVE : -1;
+    t->b = a->src[4] >= 0 ? RT_FD_B : -1;
+    t->journal = a->src[5] >= 0 ? RT_FD_JOURNAL : -1;
+    t->dir = a->src[6] >= 0 ? RT_FD_DIR : -1;
+    t->starter = getpid();
+    t->flags = flags;
+    (void)snprintf(a->arg, sizeof(a->arg), "%ld:%u", (long)t->starter, flags);
+    a->argv[0] = (char *)"resource_tracker";
+    a->argv[1] = a->arg;
+    a->argv[2] = NULL;
+    build_env(a);
 }
 
 #if defined(__linux__)
 /* One attempt through the middle process. Returns 0 with the tracker's pid
  * in *RET_PID, or -errno. */
-static int start(struct rt_launch *in, pid_t *ret_pid)
+static int start(struct rt_launch *in, unsigned flags, pid_t *ret_pid)
 {
-    struct child_args a = {
-        .read_fd = in->fds[PIPE_R],
-        .status_fd = in->fds[STATUS_W],
-        .image_fd = in->fds[IMAGE],
-        .alive_fd = in->fds[ALIVE],
-        .argv = {(char *)"resource_tracker", NULL},
-    };
-    build_env(&a);
+    struct child_args a;
+    build_args(&a, in, flags);
     void *stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) {
@@ -416,9 +510,9 @@ static int start(struct rt_launch *in, pid_t *ret_pid)
     /* The middle has exited (or, under valgrind, which turns CLONE_VM into
      * a copy, at least runs on its own): what it held of ours is its own
      * copy now. */
-    rt__fd_close(take(in, STATUS_W));
+    rt__fd_close(take(in, RT_L_STATUS_W));
     pid_t pid = -1;
-    r = await_ready(in->fds[STATUS_R], &pid);
+    r = await_ready(in->fds[RT_L_STATUS_R], &pid);
     /* Exact pid, __WCLONE: the middle's exit signal is 0. ECHILD means a
      * __WALL waiter in the host took it; there is nothing left to reap. */
     (void)rt__fd_waitpid(mid, NULL, __WCLONE);
@@ -428,109 +522,148 @@ static int start(struct rt_launch *in, pid_t *ret_pid)
     return r;
 }
 #else
-/* Portable start: fork twice. The first child exits at once and the host
- * reaps that exact pid; the grandchild runs the tracker on AS-safe code
- * only (it is a fork of a possibly multithreaded host). */
-static int start(struct rt_launch *in, pid_t *ret_pid)
-{
-    sigset_t all;
-    sigset_t old;
-    sigfillset(&all);
-    int r = pthread_sigmask(SIG_SETMASK, &all, &old);
-    if (r != 0) {
-        return -r;
-    }
-    pid_t mid = fork();
-    if (mid == 0) {
-        int null = open("/dev/null", O_RDWR);
-        if (null >= 0) {
-            (void)dup2(null, 0);
-            (void)dup2(null, 1);
-        }
-        if (dup2(in->fds[PIPE_R], RT_LAUNCH_READ_FD) < 0 ||
-            dup2(in->fds[STATUS_W], RT_LAUNCH_STATUS_FD) < 0) {
-            _exit(127);
-        }
-        rt__fd_close_from(RT_LAUNCH_STATUS_FD + 1);
-        pid_t pid = fork();
-        if (pid == 0) {
-            rt__tracker_run(RT_LAUNCH_READ_FD, -1, RT_LAUNCH_STATUS_FD);
-        }
-        struct rt_launch_report rep = {pid > 0 ? RT_REPORT_PID
-                                               : RT_REPORT_ERROR,
-                                       pid > 0 ? (int32_t)pid : errno};
-        (void)rt__fd_write_msg(RT_LAUNCH_STATUS_FD, &rep, sizeof(rep));
-        _exit(0);
-    }
-    int err = errno;
-    (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (mid < 0) {
-        return -err;
-    }
-    rt__fd_close(take(in, STATUS_W));
-    pid_t pid = -1;
-    r = await_ready(in->fds[STATUS_R], &pid);
-    (void)rt__fd_waitpid(mid, NULL, 0);
-    if (r == 0) {
-        *ret_pid = pid;
-    }
-    return r;
-}
+#error "libresourcetracker starts its tracker with Linux's clone(2)"
 #endif
 
-/* The descriptors of one attempt: the pipes (every end above 2, so that a
- * host without stdin, stdout or stderr never finds our pipe there), the
- * image for the exec path, the liveness page if the system has one. */
-static int prepare(struct rt_launch *in, int use_exec)
+/* A read end of the pipe whose write end this process holds as WFD: a new
+ * open file of the same pipe, through /proc. */
+static int reopen_read(int wfd)
 {
-    int r = rt__fd_pipe(in->fds + PIPE_R);
-    if (r == 0) {
-        r = rt__fd_pipe(in->fds + STATUS_R);
+    char path[40];
+    (void)snprintf(path, sizeof(path), "/proc/self/fd/%d", wfd);
+    int fd;
+    do {
+        fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        return -errno;
     }
+    fd = rt__fd_lift(fd);
+    struct stat a;
+    struct stat b;
+    if (fd >= 0 && (fstat(fd, &a) < 0 || fstat(wfd, &b) < 0 ||
+                    a.st_dev != b.st_dev || a.st_ino != b.st_ino ||
+                    !S_ISFIFO(a.st_mode))) {
+        rt__fd_close(fd);
+        return -ENOENT;
+    }
+    return fd;
+}
+
+/* The state directory for the tracker and, for a fresh run, the journal.
+ * A directory that cannot be used leaves the run without a journal and
+ * says why in ARGS->why. */
+static void prepare_state(struct rt_launch *in, struct rt_launch_args *args,
+                          uint64_t bdev, uint64_t bino)
+{
+    char path[4096];
+    if (rt__state_dir_path(path, sizeof(path)) < 0) {
+        (void)snprintf(args->why, sizeof(args->why),
+                       "state directory: path too long");
+        return;
+    }
+    char why[96] = "";
+    int dir = rt__state_open_dir(path, why, sizeof(why));
+    if (dir < 0) {
+        if (dir == -EMFILE || dir == -ENFILE || dir == -ENOMEM) {
+            return;
+        }
+        (void)snprintf(args->why, sizeof(args->why), "state directory %s %s",
+                       path, why);
+        return;
+    }
+    in->fds[RT_L_DIR] = dir;
+    if (args->b_w >= 0) {
+        /* Reattach: the tracker finds the run's journal itself when this
+         * process has none to give. */
+        if (args->journal >= 0) {
+            int j = fcntl(args->journal, F_DUPFD_CLOEXEC, 3);
+            in->fds[RT_L_JOURNAL] = j >= 0 ? j : -1;
+        }
+        return;
+    }
+    int j = rt__state_create_journal(dir, bdev, bino);
+    in->fds[RT_L_JOURNAL] = j >= 0 ? j : -1;
+}
+
+/* The descriptors of one attempt. */
+static int prepare(struct rt_launch *in, struct rt_launch_args *args,
+                   int use_exec)
+{
+    int r;
+    if (args->b_w >= 0) {
+        r = reopen_read(args->b_w);
+        if (r < 0) {
+            return r;
+        }
+        in->fds[RT_L_B_R] = r;
+        /* Whoever holds this lock reads the pipes; a tracker's death
+         * releases it. */
+        if (flock(r, LOCK_EX | LOCK_NB) < 0) {
+            return errno == EWOULDBLOCK ? -EBUSY : -errno;
+        }
+        if (args->a_w >= 0) {
+            r = reopen_read(args->a_w);
+            in->fds[RT_L_A_R] = r >= 0 ? r : -1;
+        }
+    } else {
+        r = rt__fd_pipe(in->fds + RT_L_A_R);
+        if (r == 0) {
+            r = rt__fd_pipe(in->fds + RT_L_B_R);
+        }
+        if (r < 0) {
+            return r;
+        }
+        if (flock(in->fds[RT_L_B_R], LOCK_EX | LOCK_NB) < 0) {
+            return -errno;
+        }
+    }
+    r = rt__fd_pipe(in->fds + RT_L_STATUS_R);
     if (r < 0) {
         return r;
     }
-#if defined(F_SETPIPE_SZ)
-    /* Room for a burst while the tracker naps between reads (tracker.c):
-     * writers should not block on a full pipe. Where the system refuses
-     * (a user's pipe quota), the default 64 KiB do. */
-    (void)fcntl(in->fds[PIPE_W], F_SETPIPE_SZ, 1 << 20);
-#endif
+    struct stat st;
+    if (fstat(in->fds[RT_L_B_R], &st) < 0) {
+        return -errno;
+    }
+    prepare_state(in, args, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
 #ifdef RT_HAVE_EXEC_PATH
     if (use_exec) {
         r = make_image();
         if (r < 0) {
             return r;
         }
-        in->fds[IMAGE] = r;
+        in->fds[RT_L_IMAGE] = r;
     }
 #else
     (void)use_exec;
 #endif
     r = rt__alive_create(&in->alive_page);
-    in->fds[ALIVE] = r >= 0 ? r : -1;
+    in->fds[RT_L_ALIVE] = r >= 0 ? r : -1;
     /* Without a liveness page the host probes the pipe instead: only
      * running out of descriptors or memory is worth failing for. */
     return r == -EMFILE || r == -ENFILE || r == -ENOMEM ? r : 0;
 }
 
-int rt__launch(struct rt_launch *in, int *exec_broken, struct rt_started *ret)
+int rt__launch(struct rt_launch *in, struct rt_launch_args *args,
+               struct rt_started *ret)
 {
     int saved = errno;
-    int use_exec = !*exec_broken && !rt__rtypes_have_custom();
+    int use_exec = !*args->exec_broken && !rt__rtypes_have_custom();
 #ifndef RT_HAVE_EXEC_PATH
     use_exec = 0;
 #endif
+    args->why[0] = '\0';
     int r;
     pid_t pid = -1;
     for (;;) {
-        r = prepare(in, use_exec);
+        r = prepare(in, args, use_exec);
         if (r == 0) {
-            r = start(in, &pid);
+            r = start(in, args->flags, &pid);
         }
         if (r < 0 && use_exec && exec_impossible(-r)) {
             /* Say once, for good, that this system runs no memfd image. */
-            *exec_broken = 1;
+            *args->exec_broken = 1;
             use_exec = 0;
             rt__launch_abandon(in);
             continue;
@@ -538,16 +671,32 @@ int rt__launch(struct rt_launch *in, int *exec_broken, struct rt_started *ret)
         break;
     }
     if (r == 0) {
-        ret->fd = take(in, PIPE_W);
+        if (!(args->flags & RT_TRACK_HOLD)) {
+            await_close(in->fds[RT_L_STATUS_R]);
+        }
+        struct stat st;
+        memset(ret, 0, sizeof(*ret));
         ret->pid = pid;
-        ret->alive_page = NULL;
-        ret->spare_fd = -1;
-        /* With a claimed liveness word, keep a read end: see the top. */
+        ret->a_w = ret->a_spare = ret->b_w = ret->journal = -1;
+        ret->status = -1;
+        if (args->flags & RT_TRACK_HOLD) {
+            ret->status = take(in, RT_L_STATUS_R);
+        }
+        if (fstat(in->fds[RT_L_B_R], &st) == 0) {
+            ret->b_dev = (uint64_t)st.st_dev;
+            ret->b_ino = (uint64_t)st.st_ino;
+        }
+        if (args->b_w < 0) {
+            ret->a_w = take(in, RT_L_A_W);
+            ret->a_spare = take(in, RT_L_A_R);
+            ret->b_w = take(in, RT_L_B_W);
+            ret->journal = take(in, RT_L_JOURNAL);
+        }
+        /* With a claimed liveness word, the private pipe is the way. */
         if (in->alive_page != NULL &&
             rt__alive_check(rt__alive_word(in->alive_page))) {
             ret->alive_page = in->alive_page;
             in->alive_page = NULL;
-            ret->spare_fd = take(in, PIPE_R);
         }
     }
     rt__launch_abandon(in);

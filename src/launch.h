@@ -1,49 +1,71 @@
 /* SPDX-License-Identifier: MIT */
-/* Starting the tracker. Host side; called with the client mutex held. */
+/* Starting a tracker: a fresh run, or a new tracker for the pipes of a run
+ * whose tracker died. Host side; called with the client mutex held. */
 #ifndef RT_LAUNCH_H
 #define RT_LAUNCH_H
 
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Descriptors as the middle process hands them to the tracker image. */
-#define RT_LAUNCH_READ_FD 3   /* read end of the tracker pipe */
-#define RT_LAUNCH_STATUS_FD 4 /* where the middle reports */
-#define RT_LAUNCH_IMAGE_FD 5  /* the tracker image, until exec */
-
-/* Records on the status pipe: the middle reports the tracker's pid (or the
- * errno of the step that failed), the tracker says it is ready. */
-struct rt_launch_report {
-    int32_t kind;
-    int32_t value;
+/* Every descriptor a start holds while it runs. They live in the client's
+ * handle, so that a fork() in another thread can drop them in the child. */
+enum {
+    RT_L_A_R,
+    RT_L_A_W,
+    RT_L_B_R,
+    RT_L_B_W,
+    RT_L_STATUS_R,
+    RT_L_STATUS_W,
+    RT_L_IMAGE,
+    RT_L_ALIVE,
+    RT_L_JOURNAL,
+    RT_L_DIR,
+    RT_L_NFDS
 };
-enum { RT_REPORT_PID = 1, RT_REPORT_ERROR = 2, RT_REPORT_READY = 3 };
-
-/* Resources a start holds while it runs. They live in the client's handle so
- * that a fork() in another thread can drop them in the child. */
 struct rt_launch {
-    int fds[6]; /* pipe r/w, status pipe r/w, image memfd, liveness memfd */
+    int fds[RT_L_NFDS];
     void *stack;
     size_t stack_size;
     void *alive_page; /* the new tracker's liveness page */
 };
 #define RT_LAUNCH_INIT                                                         \
     {                                                                          \
-        {-1, -1, -1, -1, -1, -1}, NULL, 0, NULL                                \
+        {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1}, NULL, 0, NULL                \
     }
 
-/* A started tracker. */
-struct rt_started {
-    int fd; /* the pipe's write end, close-on-exec, above 2 */
-    pid_t pid;
-    void *alive_page; /* its liveness page (see alive.h), or NULL */
-    int spare_fd;     /* with a liveness page: a read end for the host */
+/* What to start. */
+struct rt_launch_args {
+    /* Reattach: the write ends of the run's pipes that this process holds
+     * (A may be -1). The new tracker reads new ends of the same pipes,
+     * opened through /proc/self/fd, so that messages still in them reach it.
+     * Both -1: a fresh run with new pipes. */
+    int a_w, b_w;
+    /* The run's journal held by this process (reattach), or -1. */
+    int journal;
+    unsigned flags; /* RT_TRACK_* for the tracker */
+    int *exec_broken;
+    /* Out: why the state directory was refused (empty when it was not, or
+     * when there is none to refuse), for the caller's one warning. */
+    char why[160];
 };
 
-/* Starts a tracker, ready to read when this returns (its signals set up).
- * *EXEC_BROKEN is set when exec'ing the image proved impossible here, so
- * that later starts go straight to the fork path. Returns 0 or -errno. */
-int rt__launch(struct rt_launch *inflight, int *exec_broken,
+/* A started tracker. Descriptors are close-on-exec and above 2. */
+struct rt_started {
+    pid_t pid;
+    int a_w, a_spare; /* fresh run: the private pipe (-1 when not made) */
+    int b_w;          /* fresh run: the public pipe's write end */
+    int journal;      /* fresh run: the journal, holding LOCK_SH, or -1 */
+    void *alive_page; /* its liveness page (see alive.h), or NULL */
+    uint64_t b_dev, b_ino;
+    int status; /* RT_TRACK_HOLD: the status pipe's read end, at whose
+                   end-of-file the tracker has exited; else -1 */
+};
+
+/* Starts a tracker, ready to read when this returns (its signals set up,
+ * holding none of the host's descriptors). Returns 0 or -errno; -EBUSY
+ * when reattaching and another process is starting a tracker on the same
+ * pipes, -ENOENT when /proc cannot give new read ends (no /proc). */
+int rt__launch(struct rt_launch *inflight, struct rt_launch_args *args,
                struct rt_started *ret);
 
 /* In a fork() child: closes and unmaps what a start in the parent held.

@@ -4,9 +4,12 @@
 #include "registry.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #define MIN_CAP 256
+
+static void delete_slot(struct registry *r, size_t i);
 
 static uint64_t rotl(uint64_t x, int k)
 {
@@ -111,8 +114,69 @@ static int grow(struct registry *r)
     return 0;
 }
 
-int rt__registry_add(struct registry *r, unsigned rtype,
-                     const unsigned char *name, size_t len)
+static size_t ext_offset(size_t len)
+{
+    return (offsetof(struct rt_entry, name) + len + 1 + 7) & ~(size_t)7;
+}
+
+static size_t entry_size(size_t len, unsigned flags)
+{
+    return (flags & RT_ENTRY_EXT) ? ext_offset(len) + sizeof(struct rt_entry_ext)
+                                  : offsetof(struct rt_entry, name) + len + 1;
+}
+
+struct rt_entry_ext *rt__registry_ext(const struct rt_entry *e)
+{
+    if (!(e->flags & RT_ENTRY_EXT)) {
+        return NULL;
+    }
+    return (struct rt_entry_ext *)((char *)(uintptr_t)e + ext_offset(e->len));
+}
+
+/* Links E at the end of its type's order. */
+static void link_last(struct registry *r, struct rt_entry *e)
+{
+    unsigned rtype = e->rtype;
+    e->next = NULL;
+    e->prev = r->types[rtype].tail;
+    if (e->prev != NULL) {
+        e->prev->next = e;
+    } else {
+        r->types[rtype].head = e;
+    }
+    r->types[rtype].tail = e;
+    r->types[rtype].count++;
+}
+
+static void unlink_entry(struct registry *r, struct rt_entry *e)
+{
+    unsigned rtype = e->rtype;
+    if (e->prev != NULL) {
+        e->prev->next = e->next;
+    } else {
+        r->types[rtype].head = e->next;
+    }
+    if (e->next != NULL) {
+        e->next->prev = e->prev;
+    } else {
+        r->types[rtype].tail = e->prev;
+    }
+    r->types[rtype].count--;
+}
+
+struct rt_entry *rt__registry_get(const struct registry *r, unsigned rtype,
+                                  const unsigned char *name, size_t len)
+{
+    if (r->cap == 0 || len > RT_REGISTRY_NAME_MAX) {
+        return NULL;
+    }
+    uint32_t h = hash_key(r->seed, rtype, name, len);
+    return r->slots[find(r, h, rtype, name, len)];
+}
+
+int rt__registry_put(struct registry *r, unsigned rtype,
+                     const unsigned char *name, size_t len,
+                     struct rt_entry **ret)
 {
     if (len > RT_REGISTRY_NAME_MAX) {
         return -ENAMETOOLONG;
@@ -121,6 +185,7 @@ int rt__registry_add(struct registry *r, unsigned rtype,
     if (r->cap != 0) {
         size_t i = find(r, h, rtype, name, len);
         if (r->slots[i] != NULL) {
+            *ret = r->slots[i];
             return 0;
         }
     }
@@ -134,30 +199,65 @@ int rt__registry_add(struct registry *r, unsigned rtype,
             return g;
         }
     }
-    size_t size = offsetof(struct rt_entry, name) + len + 1;
-    struct rt_entry *e = rt__slab_alloc(&r->slab, size);
+    struct rt_entry *e = rt__slab_alloc(&r->slab, entry_size(len, 0));
     if (e == NULL) {
         return -ENOMEM;
     }
     e->hash = h;
+    e->count = 0;
     e->len = (uint16_t)len;
     e->rtype = (uint8_t)rtype;
+    e->flags = 0;
     memcpy(e->name, name, len);
     e->name[len] = '\0';
-    e->next = NULL;
-    e->prev = r->types[rtype].tail;
-    if (e->prev != NULL) {
-        e->prev->next = e;
-    } else {
-        r->types[rtype].head = e;
-    }
-    r->types[rtype].tail = e;
-    r->types[rtype].count++;
+    link_last(r, e);
     size_t i = find(r, h, rtype, name, len);
     r->hashes[i] = h;
     r->slots[i] = e;
     r->count++;
+    *ret = e;
     return 1;
+}
+
+int rt__registry_add(struct registry *r, unsigned rtype,
+                     const unsigned char *name, size_t len)
+{
+    struct rt_entry *e;
+    return rt__registry_put(r, rtype, name, len, &e);
+}
+
+int rt__registry_set_ext(struct registry *r, struct rt_entry **ep,
+                         const struct rt_entry_ext *ext)
+{
+    struct rt_entry *e = *ep;
+    if (e->flags & RT_ENTRY_EXT) {
+        *rt__registry_ext(e) = *ext;
+        return 0;
+    }
+    struct rt_entry *n =
+        rt__slab_alloc(&r->slab, entry_size(e->len, RT_ENTRY_EXT));
+    if (n == NULL) {
+        return -ENOMEM;
+    }
+    memcpy(n, e, offsetof(struct rt_entry, name) + e->len + 1);
+    n->flags |= RT_ENTRY_EXT;
+    *rt__registry_ext(n) = *ext;
+    /* The new block takes the old one's place in the table and the order. */
+    size_t i = find(r, e->hash, e->rtype, e->name, e->len);
+    r->slots[i] = n;
+    if (n->prev != NULL) {
+        n->prev->next = n;
+    } else {
+        r->types[n->rtype].head = n;
+    }
+    if (n->next != NULL) {
+        n->next->prev = n;
+    } else {
+        r->types[n->rtype].tail = n;
+    }
+    rt__slab_release(&r->slab, e, entry_size(e->len, 0));
+    *ep = n;
+    return 0;
 }
 
 /* Empties slot I and shifts later members of its cluster back, so that no
@@ -177,43 +277,29 @@ static void delete_slot(struct registry *r, size_t i)
     r->slots[i] = NULL;
 }
 
+void rt__registry_delete(struct registry *r, struct rt_entry *e)
+{
+    delete_slot(r, find(r, e->hash, e->rtype, e->name, e->len));
+    unlink_entry(r, e);
+    r->count--;
+    rt__slab_release(&r->slab, e, entry_size(e->len, e->flags));
+}
+
 int rt__registry_remove(struct registry *r, unsigned rtype,
                         const unsigned char *name, size_t len)
 {
-    if (r->cap == 0 || len > RT_REGISTRY_NAME_MAX) {
-        return -ENOENT;
-    }
-    uint32_t h = hash_key(r->seed, rtype, name, len);
-    size_t i = find(r, h, rtype, name, len);
-    struct rt_entry *e = r->slots[i];
+    struct rt_entry *e = rt__registry_get(r, rtype, name, len);
     if (e == NULL) {
         return -ENOENT;
     }
-    delete_slot(r, i);
-    if (e->prev != NULL) {
-        e->prev->next = e->next;
-    } else {
-        r->types[rtype].head = e->next;
-    }
-    if (e->next != NULL) {
-        e->next->prev = e->prev;
-    } else {
-        r->types[rtype].tail = e->prev;
-    }
-    r->types[rtype].count--;
-    r->count--;
-    rt__slab_release(&r->slab, e, offsetof(struct rt_entry, name) + len + 1);
+    rt__registry_delete(r, e);
     return 0;
 }
 
 int rt__registry_contains(const struct registry *r, unsigned rtype,
                           const unsigned char *name, size_t len)
 {
-    if (r->cap == 0 || len > RT_REGISTRY_NAME_MAX) {
-        return 0;
-    }
-    uint32_t h = hash_key(r->seed, rtype, name, len);
-    return r->slots[find(r, h, rtype, name, len)] != NULL;
+    return rt__registry_get(r, rtype, name, len) != NULL;
 }
 
 size_t rt__registry_count(const struct registry *r, unsigned rtype)

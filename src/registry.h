@@ -16,10 +16,23 @@
 struct rt_entry {
     struct rt_entry *prev, *next; /* registration order within its type */
     uint32_t hash;
+    uint32_t count; /* the ledger's: registrations not withdrawn yet */
     uint16_t len;
     uint8_t rtype;
+    uint8_t flags;        /* RT_ENTRY_EXT: an extension follows the name */
     unsigned char name[]; /* LEN bytes, then a NUL */
 };
+
+/* What is known of a registered object beyond its name. Only entries that
+ * have one pay for it: it sits after the name, 8-aligned. */
+struct rt_entry_ext {
+    uint64_t dev, ino;   /* the object's identity; both 0 when unknown */
+    uint64_t pdev, pino; /* its folder's identity (path types), or 0 */
+    int32_t pid;         /* the registering process, 0 when unknown */
+    int32_t dirfd;       /* its folder, held open by the tracker, or -1 */
+};
+
+enum { RT_ENTRY_EXT = 1 };
 
 /* The longest name an entry can hold. */
 #define RT_REGISTRY_NAME_MAX 4096
@@ -64,6 +77,29 @@ const struct rt_entry *rt__registry_first(const struct registry *r,
                                           unsigned rtype);
 const struct rt_entry *rt__registry_last(const struct registry *r,
                                          unsigned rtype);
+
+/* The entry for (RTYPE, NAME), or NULL. */
+struct rt_entry *rt__registry_get(const struct registry *r, unsigned rtype,
+                                  const unsigned char *name, size_t len);
+
+/* Adds (RTYPE, NAME) with a count of 0 if it is not there, and returns its
+ * entry in *RET either way. Returns 1 if added, 0 if it was there, or an
+ * error as rt__registry_add. */
+int rt__registry_put(struct registry *r, unsigned rtype,
+                     const unsigned char *name, size_t len,
+                     struct rt_entry **ret);
+
+/* Removes E, an entry of R. */
+void rt__registry_delete(struct registry *r, struct rt_entry *e);
+
+/* E's extension, or NULL when it has none. */
+struct rt_entry_ext *rt__registry_ext(const struct rt_entry *e);
+
+/* Gives *E an extension equal to EXT (E moves: *E is updated; its place in
+ * the set and in its type's order is kept). 0, or -ENOMEM with *E
+ * unchanged. */
+int rt__registry_set_ext(struct registry *r, struct rt_entry **e,
+                         const struct rt_entry_ext *ext);
 
 /* Unmaps everything; the registry is empty and usable again afterwards. */
 void rt__registry_free(struct registry *r);

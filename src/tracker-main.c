@@ -1,19 +1,32 @@
 /* SPDX-License-Identifier: MIT */
 /* main() of the tracker image the library embeds and execs (see launch.c).
- * The launcher hands it the read end of the tracker pipe as descriptor 3. */
+ * The launcher hands it its descriptors at the numbers of handoff.h and
+ * "STARTER:FLAGS" as its argument. */
 #include <fcntl.h>
+#include <stdlib.h>
 
-#include "alive.h"
-#include "launch.h"
+#include "handoff.h"
 #include "tracker.h"
 
-int main(void)
+static int present(int fd)
 {
-    if (fcntl(RT_LAUNCH_READ_FD, F_GETFD) < 0) {
+    return fcntl(fd, F_GETFD) >= 0 ? fd : -1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || present(RT_FD_STATUS) < 0 ||
+        (present(RT_FD_A) < 0 && present(RT_FD_B) < 0)) {
         /* Not started by the library: there is nothing to track. */
         return 127;
     }
-    rt__tracker_run(RT_LAUNCH_READ_FD,
-                    fcntl(RT_ALIVE_FD, F_GETFD) >= 0 ? RT_ALIVE_FD : -1,
-                    RT_LAUNCH_STATUS_FD);
+    char *end;
+    long starter = strtol(argv[1], &end, 10);
+    unsigned long flags = *end == ':' ? strtoul(end + 1, &end, 10) : 0;
+    struct rt_tracker_args args = {
+        present(RT_FD_A),       present(RT_FD_B),     RT_FD_STATUS,
+        present(RT_FD_ALIVE),   present(RT_FD_JOURNAL), present(RT_FD_DIR),
+        (pid_t)starter,         (unsigned)flags,
+    };
+    rt__tracker_run(&args);
 }

@@ -1,15 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /* The tracker's main loop. Tracker, single-threaded, AS-safe: it may run in
- * a raw fork of a multithreaded host, so no malloc, stdio or locks. */
+ * a raw fork of a multithreaded host, so no malloc, stdio or locks.
+ *
+ * It reads two pipes (handoff.h, client.c): the private one of the
+ * processes that started it and the public one. Each wakeup moves what a
+ * pipe holds into the run's journal (recorder.h) and applies it to the
+ * ledger; the control socket (ctl.h) takes what needs credentials. When
+ * no process holds a write end of either pipe, it cleans up what is left,
+ * reports it, removes the journal and exits. */
 
-/* syscall(2) for rt_sigaction: Linux; elsewhere sigaction alone. */
+/* syscall(2) for rt_sigaction, pidfd_open and fork; prctl(2): Linux. */
 #define _GNU_SOURCE
 #include "tracker.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,203 +33,103 @@
 #endif
 
 #include "alive.h"
+#include "cleanup.h"
+#include "ctl.h"
 #include "diag.h"
 #include "fdio.h"
-#include "launch.h" /* the ready record of the status pipe */
-#include "registry.h"
+#include "guardian.h"
+#include "journal.h"
+#include "ledger.h"
+#include "pathres.h"
+#include "procscan.h"
+#include "recorder.h"
 #include "rtypes.h"
+#include "statedir.h"
 #include "wire.h"
-
-/* Big reads keep the syscall count per message low when writers burst. */
-#define READ_CHUNK 65536
 
 /* The most names held at once: enough for any real program, small enough
  * that a runaway writer cannot exhaust the machine through us. */
 #define MAX_NAMES ((size_t)1 << 24)
 
-static unsigned char inbuf[READ_CHUNK];
-static unsigned char scratch[RT_WIRE_SCRATCH(READ_CHUNK)];
-static struct registry reg;
-static unsigned bad_lines;
+/* A pipe grows (F_SETPIPE_SZ) when a wakeup finds it full, up to this: a
+ * burst of writers then rarely blocks. Idle trackers keep the default
+ * size, so that a hundred of them stay within a user's pipe quota
+ * (/proc/sys/fs/pipe-user-pages-soft). */
+#define PIPE_GROWN (1 << 20)
 
-static void bad(void)
-{
-    bad_lines++;
-    if (bad_lines == RT_DIAG_BAD_LINES_REPORTED + 1) {
-        rt__diag_bad_lines_muted();
-    }
-}
+/* After a wakeup that moved little, the tracker naps this long before it
+ * waits again. While it naps it is not waiting on the pipes, so a writer's
+ * write(2) has no reader to wake: during a burst of messages the writers
+ * pay no wake-up (nor, with one CPU for both, a context switch) per
+ * message, and the tracker takes them in large moves. An idle tracker
+ * sleeps in poll(2). */
+#define BATCH_NAP_NS 100000
+
+static struct rt_tracker_args args;
+static struct rt_ledger ledger;
+static struct rt_recorder rec = {-1, 0, 0, 0, 0};
+static struct rt_runinfo info;
+static int src_fd[RT_SRC_N] = {-1, -1};
+static int pipe_size[RT_SRC_N];
+static int ctl_fd = -1;
+static int lock_fd = -1; /* holds the run's LOCK_SH for the tracker */
+static pid_t guardian = -1;
+static char journal_name[RT_STATE_NAME_MAX];
+static unsigned char inbuf[65536];
+
+/* ---- warnings, muted after many ---- */
+
+static unsigned reported;
 
 static int reporting(void)
 {
-    return bad_lines < RT_DIAG_BAD_LINES_REPORTED;
+    if (reported == RT_DIAG_BAD_LINES_REPORTED) {
+        rt__diag_bad_lines_muted();
+    }
+    return reported++ < RT_DIAG_BAD_LINES_REPORTED;
 }
 
-static void bad_line(const char *what, const unsigned char *line, size_t len)
+static void on_bad_line(void *ctx, const char *what, const unsigned char *line,
+                        size_t len)
 {
+    (void)ctx;
     if (reporting()) {
         rt__diag_bad_line(what, line, len);
     }
-    bad();
 }
 
-static void apply(const struct rt_msg *m, int t)
+static void on_unknown_rtype(void *ctx, const unsigned char *name, size_t nlen,
+                             const unsigned char *rtype, size_t rlen)
 {
-    const struct rt_rtype *type = rt__rtypes_get((unsigned)t);
-    if (m->cmd == RT_CMD_PROBE) {
-        return;
-    }
-    if (type->flags & RT_RTYPE_PROBE_ONLY) {
-        bad_line("the noop type is only for probes", m->name, m->name_len);
-        return;
-    }
-    if ((type->flags & RT_RTYPE_ABSPATH) &&
-        (m->name_len == 0 || m->name[0] != '/')) {
-        bad_line("not an absolute path", m->name, m->name_len);
-        return;
-    }
-    if (m->cmd == RT_CMD_REGISTER) {
-        int r = rt__registry_add(&reg, (unsigned)t, m->name, m->name_len);
-        if (r < 0) {
-            if (reporting()) {
-                rt__diag_cannot_store(m->name, m->name_len, r);
-            }
-            bad();
-        }
-        return;
-    }
-    if (rt__registry_remove(&reg, (unsigned)t, m->name, m->name_len) < 0) {
-        if (reporting()) {
-            rt__diag_not_registered(m->name, m->name_len, type->name);
-        }
-        bad();
+    (void)ctx;
+    if (reporting()) {
+        rt__diag_unknown_rtype(name, nlen, rtype, rlen);
     }
 }
 
-static void handle_line(const unsigned char *line, size_t len)
+static void on_not_registered(void *ctx, const unsigned char *name,
+                              size_t nlen, const char *rtype)
 {
-    if (len >= RT_LINE_MAX) {
-        bad_line("message too long", line, len);
-        return;
+    (void)ctx;
+    if (reporting()) {
+        rt__diag_not_registered(name, nlen, rtype);
     }
-    struct rt_msg m;
-    int r = rt__wire_parse(line, len, scratch, &m);
-    if (r == RT_WIRE_UNKNOWN_CMD) {
-        bad_line("unrecognized command", m.cmd_text, m.cmd_len);
-        return;
-    }
-    if (r < 0) {
-        bad_line(rt__wire_strerror(r), line, len);
-        return;
-    }
-    int t = rt__rtypes_find((const char *)m.rtype, m.rtype_len);
-    if (t < 0) {
-        if (reporting()) {
-            rt__diag_unknown_rtype(m.name, m.name_len, m.rtype, m.rtype_len);
-        }
-        bad();
-        return;
-    }
-    apply(&m, t);
 }
 
-/* After a read that did not fill the buffer, the tracker naps this long
- * before reading again. While it naps it is not waiting on the pipe, so a
- * writer's write(2) has no reader to wake: during a burst of messages the
- * writers pay no wake-up (nor, with one CPU for both, a context switch) per
- * message, and the tracker takes them in large reads. When the pipe is
- * empty the next read blocks as usual, so an idle tracker sleeps. */
-#define BATCH_NAP_NS 100000
-
-static void nap(void)
+static void on_cannot_store(void *ctx, const unsigned char *name, size_t nlen,
+                            int err)
 {
-    struct timespec ts = {0, BATCH_NAP_NS};
-    (void)nanosleep(&ts, NULL);
-}
-
-/* Reads until EOF, handing each complete line over. A line longer than
- * RT_LINE_MAX is reported once and skipped up to its newline. */
-static void read_loop(int fd)
-{
-    size_t have = 0;
-    int skipping = 0;
-    for (;;) {
-        ssize_t n = rt__fd_read(fd, inbuf + have, sizeof(inbuf) - have);
-        if (n <= 0) {
-            /* EOF, or an error no retry would cure: either way no writer
-             * can reach us any more. */
-            break;
-        }
-        int full = (size_t)n == sizeof(inbuf) - have;
-        have += (size_t)n;
-        size_t start = 0;
-        for (;;) {
-            unsigned char *nl = memchr(inbuf + start, '\n', have - start);
-            if (nl == NULL) {
-                break;
-            }
-            size_t len = (size_t)(nl - (inbuf + start));
-            if (!skipping) {
-                handle_line(inbuf + start, len);
-            }
-            skipping = 0;
-            start += len + 1;
-        }
-        size_t rest = have - start;
-        if (!skipping && rest >= RT_LINE_MAX) {
-            bad_line("message too long", inbuf + start, rest);
-            skipping = 1;
-        }
-        if (skipping) {
-            rest = 0;
-        }
-        memmove(inbuf, inbuf + start, rest);
-        have = rest;
-        if (!full) {
-            nap();
-        }
-    }
-    if (have > 0 && !skipping) {
-        handle_line(inbuf, have);
+    (void)ctx;
+    if (reporting()) {
+        rt__diag_cannot_store(name, nlen, err);
     }
 }
 
-/* Cleans up every type's leftovers, newest first (a folder registered after
- * the file inside it goes after that file). Returns the exit status. */
-static int shutdown_report(void)
-{
-    int leaks = 0;
-    int failed = 0;
-    unsigned n = rt__rtypes_count();
-    for (unsigned t = 0; t < n; t++) {
-        size_t count = rt__registry_count(&reg, t);
-        if (count == 0) {
-            continue;
-        }
-        leaks = 1;
-        rt__diag_leaks_begin(rt__rtypes_get(t)->name, count);
-        for (const struct rt_entry *e = rt__registry_first(&reg, t); e != NULL;
-             e = e->next) {
-            rt__diag_leaks_name(e->name, e->len);
-        }
-        rt__diag_leaks_end();
-        for (const struct rt_entry *e = rt__registry_last(&reg, t); e != NULL;
-             e = e->prev) {
-            int err = rt__rtypes_cleanup(t, (const char *)e->name);
-            if (err != 0) {
-                rt__diag_cleanup_failed(e->name, e->len, err);
-                failed = 1;
-            }
-        }
-    }
-    if (failed) {
-        return RT_EXIT_CLEANUP_FAILED;
-    }
-    if (leaks) {
-        return RT_EXIT_LEAKS;
-    }
-    return bad_lines > 0 ? RT_EXIT_BAD_MESSAGE : RT_EXIT_CLEAN;
-}
+static const struct rt_ledger_report report = {
+    NULL, on_bad_line, on_unknown_rtype, on_not_registered, on_cannot_store,
+};
+
+/* ---- setup ---- */
 
 /* Every disposition back to SIG_DFL: in a raw fork the host's handlers are
  * still installed, and across exec the host's ignored signals stay ignored
@@ -273,13 +187,14 @@ static void setup_signals(void)
      * signal that would end the process (SIGQUIT, SIGUSR1, SIGALRM, real-
      * time signals, ...) must not stop the cleanup: only SIGKILL, or a crash,
      * can. Stop signals are ignored too, so that nothing parks the tracker
-     * while writers fill its pipe. */
+     * while writers fill its pipes. The guardian, our only child, is reaped
+     * by the kernel. */
     struct sigaction ign;
     memset(&ign, 0, sizeof(ign));
     ign.sa_handler = SIG_IGN;
     sigemptyset(&ign.sa_mask);
     for (int sig = 1; sig < 65; sig++) {
-        if (ends_process(sig)) {
+        if (ends_process(sig) || sig == SIGCHLD) {
             /* Numbers the system does not have are refused: fine. */
             (void)sigaction(sig, &ign, NULL);
         }
@@ -300,17 +215,628 @@ static uint64_t hash_seed(void)
            ((uint64_t)getpid() << 16) ^ local;
 }
 
-static void report_ready(int status_fd)
+static double now(void)
+{
+    struct timespec ts = {0, 0};
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void report_ready(void)
 {
     struct rt_launch_report rep = {RT_REPORT_READY, 0};
-    if (status_fd >= 0) {
-        /* A launcher that is gone has nothing to learn. */
-        (void)rt__fd_write_msg(status_fd, &rep, sizeof(rep));
+    /* A launcher that is gone has nothing to learn. */
+    (void)rt__fd_write_msg(args.status, &rep, sizeof(rep));
+    if (!(args.flags & RT_TRACK_HOLD)) {
+        args.status = rt__fd_close(args.status);
     }
 }
 
-_Noreturn void rt__tracker_run(int fd, int alive_fd, int status_fd)
+/* Folders held for path registrations count against the descriptor limit:
+ * take all the system allows. */
+static void raise_nofile(void)
 {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static void set_nonblocking(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) {
+        (void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    }
+}
+
+static uint64_t wall_seconds(void)
+{
+    struct timespec ts = {0, 0};
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec;
+}
+
+static void fill_runinfo(void)
+{
+    struct stat st;
+    info.have_run = 1;
+    info.uid = geteuid();
+    if (fstat(args.b, &st) == 0) {
+        info.b_dev = st.st_dev;
+        info.b_ino = st.st_ino;
+    }
+    if (args.a >= 0 && fstat(args.a, &st) == 0) {
+        info.a_dev = st.st_dev;
+        info.a_ino = st.st_ino;
+    }
+    info.pidns = rt__procscan_pidns();
+    if (rt__procscan_boot_id(info.boot, sizeof(info.boot)) < 0) {
+        info.boot[0] = '\0';
+    }
+    info.time = wall_seconds();
+    info.starter = (uint64_t)args.starter;
+}
+
+static void write_info(int run)
+{
+    static char line[512];
+    ssize_t n;
+    if (run) {
+        n = rt__recorder_run_line(&info, line, sizeof(line));
+        if (n > 0) {
+            (void)rt__recorder_meta(&rec, line, (size_t)n);
+        }
+    }
+    info.tracker_pid = (uint64_t)getpid();
+    info.tracker_start = rt__procscan_starttime(getpid());
+    info.tracker_time = wall_seconds();
+    n = rt__recorder_tracker_line(&info, line, sizeof(line));
+    if (n > 0) {
+        (void)rt__recorder_meta(&rec, line, (size_t)n);
+    }
+}
+
+/* The run's journal: the one the launcher passed (holding the run's lock
+ * through the starter's open file), or, for a tracker started on the pipes
+ * of a dead one by a process that had none, the run's journal by name. */
+static void open_journal(void)
+{
+    struct stat st;
+    if (args.b < 0 || fstat(args.b, &st) < 0) {
+        return;
+    }
+    rt__state_journal_name(journal_name, sizeof(journal_name), st.st_dev,
+                           st.st_ino);
+    int fd = args.journal;
+    if (fd < 0 && args.dir >= 0 && (args.flags & RT_TRACK_REATTACH)) {
+        fd = rt__state_open_journal(args.dir, journal_name, O_RDWR);
+        if (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0) {
+            fd = rt__fd_close(fd);
+        }
+    }
+    if (fd < 0) {
+        return;
+    }
+    lock_fd = fd;
+    int replay = (args.flags & RT_TRACK_REATTACH) ||
+                 (fstat(fd, &st) == 0 && st.st_size > 0);
+    if (rt__recorder_open(&rec, fd, replay, &ledger, &info) < 0) {
+        rec.fd = -1;
+        return;
+    }
+    int fresh = !info.have_run;
+    if (fresh) {
+        fill_runinfo();
+    }
+    write_info(fresh);
+}
+
+/* ---- reading the pipes ---- */
+
+static void grow_if_full(enum rt_src s, ssize_t n)
+{
+#if defined(F_SETPIPE_SZ)
+    if (pipe_size[s] > 0 && n >= pipe_size[s] && pipe_size[s] < PIPE_GROWN) {
+        int want = pipe_size[s] * 4 < PIPE_GROWN ? pipe_size[s] * 4 : PIPE_GROWN;
+        int got = fcntl(src_fd[s], F_SETPIPE_SZ, want);
+        if (got > 0) {
+            pipe_size[s] = got;
+        }
+    }
+#else
+    (void)s, (void)n;
+#endif
+}
+
+static void close_source(enum rt_src s)
+{
+    src_fd[s] = rt__fd_close(src_fd[s]);
+    rt__ledger_source_closed(&ledger, s);
+}
+
+/* Takes what the pipe of S holds. Returns the bytes taken, 0 when there
+ * was nothing, -1 at end-of-file (the source is then closed). */
+static ssize_t take(enum rt_src s)
+{
+    if (rec.fd >= 0) {
+        ssize_t n = rt__recorder_segment(&rec, src_fd[s], s, &ledger);
+        if (n > 0) {
+            grow_if_full(s, n);
+            return n;
+        }
+        if (n == 0) {
+            close_source(s);
+            return -1;
+        }
+        if (n == -EAGAIN) {
+            return 0;
+        }
+        /* The journal cannot take more (its file system is full, say): go
+         * on without it. The run's lock stays held. */
+        rt__diag_journal_failed((int)-n);
+        rec.fd = -1;
+    }
+    ssize_t n = rt__fd_read(src_fd[s], inbuf, sizeof(inbuf));
+    if (n == -EAGAIN) {
+        return 0;
+    }
+    if (n <= 0) {
+        /* End-of-file, or an error no retry would cure: either way no
+         * writer can reach us through it any more. */
+        close_source(s);
+        return -1;
+    }
+    rt__ledger_feed(&ledger, s, inbuf, (size_t)n);
+    rt__ledger_segment_end(&ledger, s);
+    grow_if_full(s, n);
+    return n;
+}
+
+static int all_closed(void)
+{
+    return src_fd[RT_SRC_A] < 0 && src_fd[RT_SRC_B] < 0;
+}
+
+/* Everything still in the pipes, without waiting (a shutdown request). */
+static void drain(void)
+{
+    for (int s = 0; s < RT_SRC_N; s++) {
+        while (src_fd[s] >= 0 && take((enum rt_src)s) > 0) {
+        }
+    }
+}
+
+/* ---- shutdown ---- */
+
+static int cleanup_and_report(void)
+{
+    rt__ledger_finish(&ledger);
+    struct rt_cleanup_opts o = {0};
+    struct rt_cleanup_result res;
+    rt__cleanup_run(&ledger, &o, &res);
+    if (res.failed > 0) {
+        return RT_EXIT_CLEANUP_FAILED;
+    }
+    if (res.cleaned > 0 || res.dropped > 0) {
+        return RT_EXIT_LEAKS;
+    }
+    return ledger.bad_lines > 0 ? RT_EXIT_BAD_MESSAGE : RT_EXIT_CLEAN;
+}
+
+/* The journal is no longer needed: done, removed, its lock released; then
+ * the guardian, which was waiting for that lock, has nothing to do. */
+static void retire(void)
+{
+    if (rec.fd >= 0) {
+        static const char done[] = "done\n";
+        (void)rt__recorder_meta(&rec, done, sizeof(done) - 1);
+        if (args.dir >= 0) {
+            (void)unlinkat(args.dir, journal_name, 0);
+        }
+    }
+    if (rec.fd != lock_fd) {
+        rt__fd_close(rec.fd);
+    }
+    rec.fd = -1;
+    lock_fd = rt__fd_close(lock_fd);
+    args.journal = -1;
+    if (guardian > 0) {
+        /* It exits as soon as it gets the lock; a process that kept the
+         * journal open without its pipes would make it wait for ever. */
+        for (int i = 0; i < 1000; i++) {
+            if (rt__fd_waitpid(guardian, NULL, WNOHANG) != 0) {
+                guardian = -1;
+                break;
+            }
+            struct timespec ms = {0, 1000000L};
+            (void)nanosleep(&ms, NULL);
+        }
+        if (guardian > 0) {
+            (void)kill(guardian, SIGKILL);
+            (void)rt__fd_waitpid(guardian, NULL, 0);
+        }
+    }
+}
+
+static _Noreturn void finish(struct rt_ctl_req *pending)
+{
+    for (int s = 0; s < RT_SRC_N; s++) {
+        if (src_fd[s] >= 0) {
+            close_source((enum rt_src)s);
+        }
+    }
+    ctl_fd = rt__fd_close(ctl_fd);
+    int status = cleanup_and_report();
+    retire();
+    if (pending != NULL) {
+        static const char ok[] = "ok\n";
+        rt__ctl_reply(pending, ok, sizeof(ok) - 1, -1);
+    }
+    _exit(status);
+}
+
+/* ---- control requests ---- */
+
+static struct rt_ctl_req req;
+
+static void answer(const char *line, int fd)
+{
+    rt__ctl_reply(&req, line, strlen(line), fd);
+}
+
+static void answer_err(int err)
+{
+    static struct rt_jline l;
+    rt__jline_start(&l, "err");
+    rt__jline_num(&l, "errno", (uint64_t)err);
+    ssize_t n = rt__jline_end(&l);
+    rt__ctl_reply(&req, l.buf, n > 0 ? (size_t)n : 0, -1);
+}
+
+static void serve_hello(void)
+{
+    static struct rt_jline l;
+    rt__jline_start(&l, "ok");
+    rt__jline_num(&l, "pid", (uint64_t)getpid());
+    char reads[3] = "";
+    size_t k = 0;
+    if (src_fd[RT_SRC_A] >= 0) {
+        reads[k++] = 'A';
+    }
+    if (src_fd[RT_SRC_B] >= 0) {
+        reads[k++] = 'B';
+    }
+    reads[k] = '\0';
+    rt__jline_str(&l, "reads", k > 0 ? reads : "-");
+    /* The types this tracker can clean up, for an adopter that defined
+     * its own: one unknown to us must not be reported as registered. */
+    char types[RT_RTYPES_MAX * (RT_RTYPE_NAME_MAX + 1) + 1];
+    size_t pos = 0;
+    unsigned n = rt__rtypes_count();
+    for (unsigned t = 0; t < n; t++) {
+        const struct rt_rtype *ty = rt__rtypes_get(t);
+        if (pos > 0) {
+            types[pos++] = ',';
+        }
+        memcpy(types + pos, ty->name, ty->len);
+        pos += ty->len;
+    }
+    types[pos] = '\0';
+    rt__jline_str(&l, "types", types);
+    ssize_t len = rt__jline_end(&l);
+    rt__ctl_reply(&req, l.buf, len > 0 ? (size_t)len : 0, args.alive);
+}
+
+static void serve_attach(void)
+{
+    struct stat st;
+    int fd = req.nfds > 0 ? req.fds[0] : -1;
+    if (src_fd[RT_SRC_A] >= 0 || fd < 0) {
+        answer_err(src_fd[RT_SRC_A] >= 0 ? EEXIST : EINVAL);
+        return;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode) || fl < 0 ||
+        (fl & O_ACCMODE) != O_RDONLY ||
+        (info.a_ino != 0 &&
+         (st.st_dev != info.a_dev || st.st_ino != info.a_ino))) {
+        answer_err(EINVAL);
+        return;
+    }
+    req.fds[0] = -1;
+    set_nonblocking(fd);
+    src_fd[RT_SRC_A] = fd;
+    pipe_size[RT_SRC_A] = fcntl(fd, F_GETPIPE_SZ);
+    answer("ok\n", -1);
+}
+
+static void journal_path(const char *op, unsigned type,
+                         const unsigned char *name, size_t len,
+                         const struct rt_entry_ext *x)
+{
+    static struct rt_jline l;
+    rt__jline_start(&l, "path");
+    rt__jline_str(&l, "op", op);
+    rt__jline_str(&l, "rtype", rt__rtypes_get(type)->name);
+    rt__jline_b64(&l, "name", name, len);
+    if (x != NULL) {
+        rt__jline_num(&l, "pdev", x->pdev);
+        rt__jline_num(&l, "pino", x->pino);
+        if (x->dev != 0 || x->ino != 0) {
+            rt__jline_num(&l, "dev", x->dev);
+            rt__jline_num(&l, "ino", x->ino);
+        }
+        rt__jline_num(&l, "pid", (uint64_t)x->pid);
+    }
+    ssize_t n = rt__jline_end(&l);
+    if (n > 0) {
+        (void)rt__recorder_meta(&rec, l.buf, (size_t)n);
+    }
+}
+
+/* A path registration: from a caller with our very credentials only (else
+ * a process that gave up rights could have us remove what it may not),
+ * with the path's folder as the caller sees it (so a chroot or a mount
+ * namespace of its own resolves as it does for the caller). */
+static void serve_path(void)
+{
+    static unsigned char name[RT_JOURNAL_LINE_MAX];
+    const char *op;
+    const char *tn;
+    size_t on;
+    size_t tl;
+    ssize_t len = rt__jline_get_b64(req.line, req.len, "name", name,
+                                    sizeof(name) - 1);
+    if (rt__jline_get(req.line, req.len, "op", &op, &on) < 0 ||
+        rt__jline_get(req.line, req.len, "rtype", &tn, &tl) < 0 || len <= 0) {
+        answer_err(EINVAL);
+        return;
+    }
+    name[len] = '\0';
+    int t = rt__rtypes_find(tn, tl);
+    int reg = on == 3 && memcmp(op, "reg", 3) == 0;
+    if (t < 0 || !(rt__rtypes_get((unsigned)t)->flags & RT_RTYPE_ABSPATH) ||
+        !rt__path_valid((const char *)name, (size_t)len) ||
+        memchr(name, '\0', (size_t)len) != NULL) {
+        answer_err(EINVAL);
+        return;
+    }
+    if (!rt__ctl_same_creds(&req)) {
+        answer_err(EPERM);
+        return;
+    }
+    if (!reg) {
+        if (rt__ledger_withdraw(&ledger, (unsigned)t, name, (size_t)len) < 0 &&
+            reporting()) {
+            ledger.bad_lines++;
+            rt__diag_not_registered(name, (size_t)len,
+                                    rt__rtypes_get((unsigned)t)->name);
+        }
+        journal_path("unreg", (unsigned)t, name, (size_t)len, NULL);
+        answer("ok\n", -1);
+        return;
+    }
+    int dirfd = req.nfds > 0 ? req.fds[0] : -1;
+    const char *base = strrchr((const char *)name, '/') + 1;
+    struct stat pst;
+    struct stat ost;
+    if (dirfd < 0 || fstat(dirfd, &pst) < 0 || !S_ISDIR(pst.st_mode)) {
+        answer_err(EINVAL);
+        return;
+    }
+    if (rt__path_is_mount(dirfd, base) == 1) {
+        answer_err(EBUSY);
+        return;
+    }
+    struct rt_entry_ext x = {0, 0, pst.st_dev, pst.st_ino, (int32_t)req.pid,
+                             dirfd};
+    if (fstatat(dirfd, base, &ost, AT_SYMLINK_NOFOLLOW) == 0) {
+        x.dev = ost.st_dev;
+        x.ino = ost.st_ino;
+    }
+    int r = rt__ledger_add(&ledger, (unsigned)t, name, (size_t)len, 1, &x);
+    if (r < 0) {
+        answer_err(-r);
+        return;
+    }
+    req.fds[0] = -1; /* the ledger holds it now */
+    journal_path("reg", (unsigned)t, name, (size_t)len, &x);
+    answer("ok\n", -1);
+}
+
+static void serve(void)
+{
+    for (int k = 0; k < 16; k++) {
+        int r = rt__ctl_accept(ctl_fd, &req);
+        if (r == -EAGAIN) {
+            return;
+        }
+        if (r < 0) {
+            continue;
+        }
+        if (req.uid != geteuid()) {
+            answer_err(EPERM);
+        } else if (rt__jline_is(req.line, req.len, "hello")) {
+            serve_hello();
+        } else if (rt__jline_is(req.line, req.len, "attach")) {
+            serve_attach();
+        } else if (rt__jline_is(req.line, req.len, "path")) {
+            serve_path();
+        } else if (rt__jline_is(req.line, req.len, "shutdown") &&
+                   (args.flags & RT_TRACK_PID1) && req.pid == args.starter) {
+            /* PID 1 is exiting, and the kernel kills its namespace with
+             * it, us included: clean up now, then let it go. */
+            drain();
+            finish(&req);
+        } else {
+            answer_err(EINVAL);
+        }
+    }
+}
+
+/* ---- whose stderr ---- */
+
+/* The stderr this tracker was given is kept while it may still matter to
+ * someone: for good when it is a file or /dev/null; when it is a terminal,
+ * a pipe or a socket (a shell's $(...), ssh, a test harness), only while
+ * the process that started the tracker lives, or some process of the run
+ * still has it as its own stderr. Else a program that daemonized would
+ * keep its caller waiting for as long as it runs. */
+static int starter_pidfd = -1;
+static double next_check = -1;
+static double check_every = 1;
+static struct stat err_st;
+
+static void watch_stderr(void)
+{
+    if (fstat(2, &err_st) < 0 || S_ISREG(err_st.st_mode) ||
+        (S_ISCHR(err_st.st_mode) && err_st.st_rdev == makedev(1, 3))) {
+        return;
+    }
+#if defined(__linux__) && defined(SYS_pidfd_open)
+    int fd = (int)syscall(SYS_pidfd_open, (long)args.starter, 0L);
+    if (fd >= 0) {
+        starter_pidfd = rt__fd_lift(fd);
+    }
+#endif
+}
+
+struct holder_scan {
+    uint64_t dev[RT_SRC_N], ino[RT_SRC_N];
+    int found;
+};
+
+/* A process of the run (it holds one of our pipes) whose stderr is ours. */
+static int holder_visit(void *ctx, pid_t pid, int fd, uint64_t dev,
+                        uint64_t ino, mode_t mode)
+{
+    struct holder_scan *h = ctx;
+    (void)mode;
+    if (fd < 0 || pid == getpid() || pid == guardian) {
+        return 0;
+    }
+    for (int s = 0; s < RT_SRC_N; s++) {
+        if (dev == h->dev[s] && ino == h->ino[s] && h->ino[s] != 0) {
+            char path[48];
+            struct stat st;
+            char *o = path;
+            memcpy(o, "/proc/", 6);
+            o += 6;
+            char d[12];
+            size_t i = sizeof(d);
+            unsigned v = (unsigned)pid;
+            do {
+                d[--i] = (char)('0' + v % 10);
+                v /= 10;
+            } while (v != 0);
+            memcpy(o, d + i, sizeof(d) - i);
+            o += sizeof(d) - i;
+            memcpy(o, "/fd/2", 6);
+            if (stat(path, &st) == 0 && st.st_dev == err_st.st_dev &&
+                st.st_ino == err_st.st_ino) {
+                h->found = 1;
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static void check_stderr(void)
+{
+    struct holder_scan h = {{info.a_dev, info.b_dev}, {info.a_ino, info.b_ino},
+                            0};
+    struct rt_procscan_result res;
+    int r = rt__procscan(RT_PROCSCAN_FDS | RT_PROCSCAN_SKIP_SELF, holder_visit,
+                         &h, &res);
+    if (r >= 0 && !h.found) {
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (null >= 0) {
+            (void)dup2(null, 2);
+            rt__fd_close(null);
+        }
+        if (guardian > 0) {
+            (void)kill(guardian, SIGUSR1);
+        }
+        next_check = -1;
+        return;
+    }
+    check_every = check_every * 2 < 60 ? check_every * 2 : 60;
+    next_check = now() + check_every;
+}
+
+/* ---- the loop ---- */
+
+static void nap(void)
+{
+    struct timespec ts = {0, BATCH_NAP_NS};
+    (void)nanosleep(&ts, NULL);
+}
+
+static void loop(void)
+{
+    for (;;) {
+        struct pollfd p[4];
+        int n = 0;
+        int at[RT_SRC_N] = {-1, -1};
+        for (int s = 0; s < RT_SRC_N; s++) {
+            if (src_fd[s] >= 0) {
+                at[s] = n;
+                p[n++] = (struct pollfd){src_fd[s], POLLIN, 0};
+            }
+        }
+        int ctl_at = -1;
+        if (ctl_fd >= 0) {
+            ctl_at = n;
+            p[n++] = (struct pollfd){ctl_fd, POLLIN, 0};
+        }
+        int pid_at = -1;
+        if (starter_pidfd >= 0) {
+            pid_at = n;
+            p[n++] = (struct pollfd){starter_pidfd, POLLIN, 0};
+        }
+        int timeout = -1;
+        if (next_check >= 0) {
+            double wait = next_check - now();
+            timeout = wait <= 0 ? 0 : (int)(wait * 1000) + 1;
+        }
+        int r = poll(p, (nfds_t)n, timeout);
+        if (r < 0 && errno != EINTR) {
+            /* Nothing sensible is left to wait on. */
+            return;
+        }
+        ssize_t moved = 0;
+        for (int s = 0; s < RT_SRC_N && r > 0; s++) {
+            if (at[s] >= 0 && p[at[s]].revents != 0) {
+                ssize_t got = take((enum rt_src)s);
+                moved += got > 0 ? got : 0;
+            }
+        }
+        if (all_closed()) {
+            return;
+        }
+        if (r > 0 && ctl_at >= 0 && p[ctl_at].revents != 0) {
+            serve();
+        }
+        if (r > 0 && pid_at >= 0 && p[pid_at].revents != 0) {
+            starter_pidfd = rt__fd_close(starter_pidfd);
+            next_check = now() + 1;
+        }
+        if (next_check >= 0 && now() >= next_check) {
+            check_stderr();
+        }
+        rt__recorder_maybe_compact(&rec, &ledger, &info);
+        if (moved > 0 && moved < (ssize_t)sizeof(inbuf)) {
+            nap();
+        }
+    }
+}
+
+_Noreturn void rt__tracker_run(const struct rt_tracker_args *a)
+{
+    args = *a;
     setup_signals();
     /* A session of its own: a signal sent to the host's process group
      * (killpg, a terminal's ^C or ^\) does not reach the tracker, so it
@@ -324,24 +850,39 @@ _Noreturn void rt__tracker_run(int fd, int alive_fd, int status_fd)
 #if defined(__linux__)
     (void)prctl(PR_SET_NAME, "resource_tracker", 0, 0, 0);
 #endif
-    if (alive_fd >= 0) {
-        rt__alive_claim(alive_fd);
+    if (args.alive >= 0) {
+        rt__alive_claim(args.alive);
     }
-    /* Everything but FD and the status pipe goes first: once the launcher
-     * hears "ready", the tracker holds nothing of the host's. */
-    int top = status_fd > fd ? status_fd : fd;
-    for (int other = 3; other < top; other++) {
-        if (other != fd && other != status_fd) {
-            rt__fd_close(other);
+    /* The image (exec path) is not needed past exec. */
+    rt__fd_close(RT_FD_IMAGE);
+    rt__fd_close_from(RT_FD_LAST + 1);
+    report_ready();
+    raise_nofile();
+    rt__ledger_init(&ledger, hash_seed(), MAX_NAMES, &report);
+    for (int s = 0; s < RT_SRC_N; s++) {
+        src_fd[s] = s == RT_SRC_A ? args.a : args.b;
+        if (src_fd[s] >= 0) {
+            set_nonblocking(src_fd[s]);
+            pipe_size[s] = fcntl(src_fd[s], F_GETPIPE_SZ);
         }
     }
-    rt__fd_close_from(top + 1);
-    report_ready(status_fd);
-    if (status_fd != fd) {
-        rt__fd_close(status_fd);
+    open_journal();
+    if (info.b_ino == 0 && args.b >= 0) {
+        struct stat st;
+        if (fstat(args.b, &st) == 0) {
+            info.b_dev = st.st_dev;
+            info.b_ino = st.st_ino;
+        }
     }
-    rt__registry_init(&reg, hash_seed(), MAX_NAMES, 0);
-    read_loop(fd);
-    rt__fd_close(fd);
-    _exit(shutdown_report());
+    if (args.b >= 0) {
+        int c = rt__ctl_listen(info.b_dev, info.b_ino);
+        ctl_fd = c >= 0 ? c : -1;
+    }
+    if (rec.fd >= 0 && args.dir >= 0) {
+        guardian = rt__guardian_start(args.dir, journal_name,
+                                      !(args.flags & RT_TRACK_NO_SWEEP));
+    }
+    watch_stderr();
+    loop();
+    finish(NULL);
 }

@@ -6,19 +6,25 @@
 #ifndef RT_TRACKER_H
 #define RT_TRACKER_H
 
-/* Exit statuses, as CPython 3.13+'s tracker. */
+#include "handoff.h"
+
+/* Exit statuses. As CPython 3.13+'s tracker they say 0 (all clean), 1
+ * (leftovers were cleaned up), 2 (a cleanup failed), 3 (a line could not be
+ * used); where several hold, ours reports the highest in the order 2, 1, 3
+ * (CPython's main, looping over types, may end on another). */
 enum {
-    RT_EXIT_CLEAN = 0, /* nothing was left registered */
-    RT_EXIT_LEAKS = 1, /* leftovers were cleaned up */
+    RT_EXIT_CLEAN = 0,
+    RT_EXIT_LEAKS = 1,
     RT_EXIT_CLEANUP_FAILED = 2,
-    RT_EXIT_BAD_MESSAGE = 3, /* a line could not be used, nothing else */
+    RT_EXIT_BAD_MESSAGE = 3,
 };
 
-/* Runs the tracker on the read end FD. Expects descriptors 0 and 1 on
- * /dev/null and 2 on the stderr to report to. Once its signals, session,
- * working directory and liveness word (the page at ALIVE_FD, if >= 0) are
- * set up, it closes every descriptor but FD, STATUS_FD and 0 to 2, writes a
- * ready record on STATUS_FD and closes it. Never returns. */
-_Noreturn void rt__tracker_run(int fd, int alive_fd, int status_fd);
+/* Runs the tracker with the descriptors and settings of ARGS. Expects
+ * descriptors 0 and 1 on /dev/null and 2 on the stderr to report to, and
+ * no other descriptor than those of ARGS (the launcher closed them). Once
+ * its signals, session, working directory and liveness word are set up, it
+ * writes a ready record on ARGS->status and closes it (unless
+ * RT_TRACK_HOLD: then it keeps it open until it exits). Never returns. */
+_Noreturn void rt__tracker_run(const struct rt_tracker_args *args);
 
 #endif /* RT_TRACKER_H */

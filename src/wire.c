@@ -15,17 +15,18 @@ static const struct {
     {"REGISTER", 8, RT_CMD_REGISTER},
     {"UNREGISTER", 10, RT_CMD_UNREGISTER},
     {"PROBE", 5, RT_CMD_PROBE},
+    {"RT_IDENTIFY", 11, RT_CMD_IDENTIFY},
 };
 
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-static size_t b64_len(size_t n)
+size_t rt__wire_b64_len(size_t n)
 {
     return (n + 2) / 3 * 4;
 }
 
-static size_t b64_encode(char *out, const unsigned char *in, size_t n)
+size_t rt__wire_b64_encode(char *out, const unsigned char *in, size_t n)
 {
     char *o = out;
     size_t i = 0;
@@ -74,7 +75,7 @@ static int b64_value(unsigned char c)
 
 /* Decodes N characters of base64, padding optional. Returns the byte count
  * or -1. */
-static ssize_t b64_decode(unsigned char *out, const unsigned char *in, size_t n)
+ssize_t rt__wire_b64_decode(unsigned char *out, const unsigned char *in, size_t n)
 {
     if (n % 4 == 0 && n > 0 && in[n - 1] == '=') {
         n -= (n > 1 && in[n - 2] == '=') ? 2 : 1;
@@ -117,6 +118,17 @@ static char *put(char *o, const char *s, size_t n)
     return o + n;
 }
 
+static char *put_u64(char *o, uint64_t v)
+{
+    char digits[20];
+    size_t i = sizeof(digits);
+    do {
+        digits[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return put(o, digits + i, sizeof(digits) - i);
+}
+
 ssize_t rt__wire_encode(char *buf, enum rt_cmd cmd, const char *name,
                         size_t name_len, const char *rtype, size_t rtype_len)
 {
@@ -137,7 +149,7 @@ ssize_t rt__wire_encode(char *buf, enum rt_cmd cmd, const char *name,
                           k3[] = "\",\"base64_name\":\"", k4[] = "\"}";
         size_t fixed = sizeof(k1) + sizeof(k2) + sizeof(k3) + sizeof(k4) - 4;
         if (name_len > RT_MSG_MAX ||
-            fixed + clen + rtype_len + b64_len(name_len) + 1 > RT_MSG_MAX) {
+            fixed + clen + rtype_len + rt__wire_b64_len(name_len) + 1 > RT_MSG_MAX) {
             return -ENAMETOOLONG;
         }
         o = put(o, k1, sizeof(k1) - 1);
@@ -145,7 +157,7 @@ ssize_t rt__wire_encode(char *buf, enum rt_cmd cmd, const char *name,
         o = put(o, k2, sizeof(k2) - 1);
         o = put(o, rtype, rtype_len);
         o = put(o, k3, sizeof(k3) - 1);
-        o += b64_encode(o, (const unsigned char *)name, name_len);
+        o += rt__wire_b64_encode(o, (const unsigned char *)name, name_len);
         o = put(o, k4, sizeof(k4) - 1);
     }
     *o++ = '\n';
@@ -208,6 +220,9 @@ ssize_t rt__wire_encode_cstr(char *buf, enum rt_cmd cmd, const char *name,
     case RT_CMD_PROBE:
         o = put(o, "PROBE:", 6);
         break;
+    case RT_CMD_IDENTIFY:
+        /* Never in the colon form: see rt__wire_encode_identify. */
+        return -EINVAL;
     }
     o = put(o, name, n);
     *o++ = ':';
@@ -461,6 +476,25 @@ static int json_skip_value(struct json *j, int depth)
     return j->p > start ? 0 : -1;
 }
 
+/* A JSON number that is a non-negative integer below 2^64. */
+static int json_u64(struct json *j, uint64_t *ret)
+{
+    uint64_t v = 0;
+    const unsigned char *start = j->p;
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
+        unsigned d = (unsigned)(*j->p++ - '0');
+        if (v > (UINT64_MAX - d) / 10) {
+            return -1;
+        }
+        v = v * 10 + d;
+    }
+    if (j->p == start || (j->p - start > 1 && *start == '0')) {
+        return -1;
+    }
+    *ret = v;
+    return 0;
+}
+
 static int key_is(const unsigned char *k, size_t n, const char *want)
 {
     return n == strlen(want) && memcmp(k, want, n) == 0;
@@ -485,15 +519,26 @@ static int json_members(struct json *j, struct rt_msg *m,
         int bit = key_is(key, klen, "cmd")           ? 1
                   : key_is(key, klen, "rtype")       ? 2
                   : key_is(key, klen, "base64_name") ? 4
+                  : key_is(key, klen, "dev")         ? 8
+                  : key_is(key, klen, "ino")         ? 16
+                  : key_is(key, klen, "pid")         ? 32
                                                      : 0;
         if (bit & seen) {
             return -1;
         }
         seen |= bit;
-        int r = bit == 1   ? json_string(j, &m->cmd_text, &m->cmd_len)
-                : bit == 2 ? json_string(j, &m->rtype, &m->rtype_len)
-                : bit == 4 ? json_string(j, b64, b64_len)
-                           : json_skip_value(j, 0);
+        uint64_t pid = 0;
+        int r = bit == 1    ? json_string(j, &m->cmd_text, &m->cmd_len)
+                : bit == 2  ? json_string(j, &m->rtype, &m->rtype_len)
+                : bit == 4  ? json_string(j, b64, b64_len)
+                : bit == 8  ? json_u64(j, &m->dev)
+                : bit == 16 ? json_u64(j, &m->ino)
+                : bit == 32 ? json_u64(j, &pid)
+                            : json_skip_value(j, 0);
+        if (bit == 32 && (pid == 0 || pid > INT32_MAX)) {
+            r = -1;
+        }
+        m->pid = (uint32_t)pid;
         if (r < 0) {
             return -1;
         }
@@ -527,7 +572,7 @@ static int parse_json(const unsigned char *s, size_t n, unsigned char *scratch,
     if (r < 0) {
         return r;
     }
-    ssize_t got = b64_decode(j.scratch, b64 != NULL ? b64 : j.scratch, b64n);
+    ssize_t got = rt__wire_b64_decode(j.scratch, b64 != NULL ? b64 : j.scratch, b64n);
     if (got < 0) {
         return RT_WIRE_BAD_NAME;
     }
@@ -552,6 +597,34 @@ int rt__wire_parse(const unsigned char *line, size_t len,
     }
     return line[0] == '{' ? parse_json(line, len, scratch, ret)
                           : parse_colon(line, len, ret);
+}
+
+ssize_t rt__wire_encode_identify(char *buf, const char *name, size_t name_len,
+                                 const char *rtype, size_t rtype_len,
+                                 uint64_t dev, uint64_t ino, uint32_t pid)
+{
+    static const char k1[] = "{\"cmd\":\"RT_IDENTIFY\",\"rtype\":\"",
+                      k2[] = "\",\"base64_name\":\"", k3[] = "\",\"dev\":",
+                      k4[] = ",\"ino\":", k5[] = ",\"pid\":";
+    size_t fixed = sizeof(k1) + sizeof(k2) + sizeof(k3) + sizeof(k4) +
+                   sizeof(k5) - 5 + 3 * 20 + 2;
+    if (name_len > RT_MSG_MAX ||
+        fixed + rtype_len + rt__wire_b64_len(name_len) > RT_MSG_MAX) {
+        return -ENAMETOOLONG;
+    }
+    char *o = put(buf, k1, sizeof(k1) - 1);
+    o = put(o, rtype, rtype_len);
+    o = put(o, k2, sizeof(k2) - 1);
+    o += rt__wire_b64_encode(o, (const unsigned char *)name, name_len);
+    o = put(o, k3, sizeof(k3) - 1);
+    o = put_u64(o, dev);
+    o = put(o, k4, sizeof(k4) - 1);
+    o = put_u64(o, ino);
+    o = put(o, k5, sizeof(k5) - 1);
+    o = put_u64(o, pid);
+    *o++ = '}';
+    *o++ = '\n';
+    return o - buf;
 }
 
 const char *rt__wire_strerror(int err)

@@ -6,6 +6,7 @@
 #define RT_WIRE_H
 
 #include <limits.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -28,6 +29,10 @@ enum rt_cmd {
     RT_CMD_REGISTER,
     RT_CMD_UNREGISTER,
     RT_CMD_PROBE,
+    /* Ours only, never sent to a tracker not known to be ours: the identity
+     * of an object just created under a registered name, JSON form with
+     * the numeric members "dev", "ino" and "pid". */
+    RT_CMD_IDENTIFY,
 };
 
 /* Parse errors, each a kind of line the tracker warns about and skips. */
@@ -46,6 +51,9 @@ struct rt_msg {
     /* Not NUL-terminated; no NUL inside, except in a PROBE's (unused). */
     const unsigned char *name;
     size_t name_len;
+    /* RT_CMD_IDENTIFY's members (0 when absent). */
+    uint64_t dev, ino;
+    uint32_t pid;
 };
 
 /* Writes the line for CMD on NAME (NAME_LEN bytes, no NUL) of type RTYPE into
@@ -60,6 +68,21 @@ ssize_t rt__wire_encode(char *buf, enum rt_cmd cmd, const char *name,
  * length or -ENAMETOOLONG. */
 ssize_t rt__wire_encode_cstr(char *buf, enum rt_cmd cmd, const char *name,
                              const char *rtype, size_t rtype_len);
+
+/* Writes the RT_CMD_IDENTIFY line for NAME (NAME_LEN bytes) of RTYPE into
+ * BUF (RT_MSG_MAX bytes). Returns the length or -ENAMETOOLONG. */
+ssize_t rt__wire_encode_identify(char *buf, const char *name, size_t name_len,
+                                 const char *rtype, size_t rtype_len,
+                                 uint64_t dev, uint64_t ino, uint32_t pid);
+
+/* URL-safe base64 with padding, as the JSON form uses: the encoded length
+ * of N bytes, encoding into OUT (rt__wire_b64_len(N) bytes), and decoding N
+ * characters (either alphabet, padding optional) into OUT (at least
+ * 3 * N / 4 bytes). Decoding returns the byte count or -1. */
+size_t rt__wire_b64_len(size_t n);
+size_t rt__wire_b64_encode(char *out, const unsigned char *in, size_t n);
+ssize_t rt__wire_b64_decode(unsigned char *out, const unsigned char *in,
+                            size_t n);
 
 /* Parses one line (LEN bytes, newline excluded or not) of either form.
  * SCRATCH holds RT_WIRE_SCRATCH(LEN) bytes; the result may point into LINE

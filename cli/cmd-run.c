@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT */
+/* resourcetracker run: a new tracker for COMMAND and everything it starts. */
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fdio.h"
+#include "handoff.h"
+#include "launch.h"
+#include "resourcetracker.h"
+
+#ifndef RT_PRELOAD_PATH
+#define RT_PRELOAD_PATH "/usr/local/lib/libresourcetracker-preload.so"
+#endif
+
+static const char run_usage[] =
+    "usage: resourcetracker run [--wait] [--preload] [--] COMMAND [ARG...]\n"
+    "Starts a new tracker and runs COMMAND (searched in PATH) with it: every\n"
+    "process COMMAND starts shares that tracker, so what they register is\n"
+    "cleaned up once the last of them is gone, however they died.\n"
+    "  --preload  also track what programs built without the library create\n"
+    "             with shm_open, sem_open and mq_open (dynamically linked\n"
+    "             programs; LD_PRELOAD)\n"
+    "  --wait     stay as COMMAND's parent, pass on the signals received, and\n"
+    "             exit with COMMAND's status (128+N for signal N) only once\n"
+    "             the tracker has finished cleaning up\n"
+    "Exit status: COMMAND's; 127 when it is not found, 126 when it cannot be\n"
+    "executed.\n";
+
+extern char **environ;
+
+/* The file execvp(3) would run for CMD, into BUF. Returns 0, or the errno
+ * a shell would report (ENOENT: not found; EACCES: found, not runnable). */
+static int resolve(const char *cmd, char *buf, size_t len)
+{
+    struct stat st;
+    if (strchr(cmd, '/') != NULL) {
+        if ((size_t)snprintf(buf, len, "%s", cmd) >= len) {
+            return ENAMETOOLONG;
+        }
+        if (stat(buf, &st) < 0) {
+            return errno;
+        }
+        return S_ISDIR(st.st_mode) || access(buf, X_OK) < 0 ? EACCES : 0;
+    }
+    const char *path = getenv("PATH");
+    if (path == NULL) {
+        path = "/usr/local/bin:/usr/bin:/bin";
+    }
+    int seen_eacces = 0;
+    for (const char *p = path;; p++) {
+        const char *end = strchr(p, ':');
+        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+        int w = n == 0 ? snprintf(buf, len, "%s", cmd)
+                       : snprintf(buf, len, "%.*s/%s", (int)n, p, cmd);
+        if (w > 0 && (size_t)w < len && stat(buf, &st) == 0) {
+            if (!S_ISDIR(st.st_mode) && access(buf, X_OK) == 0) {
+                return 0;
+            }
+            seen_eacces = 1;
+        }
+        if (end == NULL) {
+            break;
+        }
+        p = end;
+    }
+    return seen_eacces ? EACCES : ENOENT;
+}
+
+/* Whether PATH is an ELF executable with no program interpreter: a static
+ * program, which LD_PRELOAD cannot reach. */
+static int statically_linked(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    Elf64_Ehdr eh;
+    int stat_ = 0;
+    if (read(fd, &eh, sizeof(eh)) == (ssize_t)sizeof(eh) &&
+        memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
+        eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr)) {
+        stat_ = 1;
+        for (unsigned i = 0; i < eh.e_phnum; i++) {
+            Elf64_Phdr ph;
+            if (pread(fd, &ph, sizeof(ph),
+                      (off_t)(eh.e_phoff + i * sizeof(ph))) != (ssize_t)sizeof(ph)) {
+                stat_ = 0;
+                break;
+            }
+            if (ph.p_type == PT_INTERP) {
+                stat_ = 0;
+                break;
+            }
+        }
+    }
+    close(fd);
+    return stat_;
+}
+
+static const char *preload_path(void)
+{
+    const char *p = getenv("RESOURCE_TRACKER_PRELOAD");
+    return p != NULL && p[0] != '\0' ? p : RT_PRELOAD_PATH;
+}
+
+static int set_env(int b_w, int preload)
+{
+    struct stat st;
+    char var[96];
+    if (fstat(b_w, &st) < 0) {
+        return -1;
+    }
+    snprintf(var, sizeof(var), "%d:%ju:%ju", b_w, (uintmax_t)st.st_dev,
+             (uintmax_t)st.st_ino);
+    if (setenv(RT_ENV_FD, var, 1) < 0) {
+        return -1;
+    }
+    if (preload) {
+        const char *old = getenv("LD_PRELOAD");
+        const char *lib = preload_path();
+        size_t n = strlen(lib) + (old != NULL ? strlen(old) + 1 : 0) + 1;
+        char *value = malloc(n);
+        if (value == NULL) {
+            return -1;
+        }
+        snprintf(value, n, "%s%s%s", lib, old != NULL && old[0] != '\0' ? ":" : "",
+                 old != NULL ? old : "");
+        int r = setenv("LD_PRELOAD", value, 1);
+        free(value);
+        return r;
+    }
+    return 0;
+}
+
+static int exec_failed(const char *cmd, int err)
+{
+    cli_error("%s: %s", cmd, err == ENOENT ? "not found" : strerror(err));
+    return err == ENOENT ? 127 : 126;
+}
+
+/* --wait: COMMAND's parent until the end. */
+static int wait_for(pid_t child, int status_fd, const sigset_t *set)
+{
+    int status = 0;
+    for (;;) {
+        siginfo_t si;
+        int sig = sigwaitinfo(set, &si);
+        if (sig < 0) {
+            continue;
+        }
+        if (sig == SIGCHLD) {
+            pid_t r = waitpid(child, &status, WNOHANG);
+            if (r == child) {
+                break;
+            }
+            continue;
+        }
+        /* A signal from a terminal reached COMMAND too (same process
+         * group); one sent to us alone is passed on. */
+        if (si.si_code <= 0) {
+            (void)kill(child, sig);
+        }
+    }
+    /* The tracker closes its end of the status pipe when it exits, after
+     * the cleanup. */
+    for (;;) {
+        char c;
+        ssize_t n = read(status_fd, &c, 1);
+        if (n == 0 || (n < 0 && errno != EINTR)) {
+            break;
+        }
+    }
+    if (WIFSIGNALED(status)) {
+        return 128 + WTERMSIG(status);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+int cli_run(int argc, char **argv)
+{
+    int wait = 0;
+    int preload = 0;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        } else if (strcmp(argv[i], "--wait") == 0) {
+            wait = 1;
+        } else if (strcmp(argv[i], "--preload") == 0) {
+            preload = 1;
+        } else if (strcmp(argv[i], "--help") == 0) {
+            fputs(run_usage, stdout);
+            return CLI_OK;
+        } else {
+            cli_error("run: unknown option '%s'", argv[i]);
+            fputs(run_usage, stderr);
+            return CLI_USAGE;
+        }
+    }
+    if (i >= argc) {
+        cli_error("run: no command given");
+        fputs(run_usage, stderr);
+        return CLI_USAGE;
+    }
+    char path[PATH_MAX];
+    int err = resolve(argv[i], path, sizeof(path));
+    if (err != 0) {
+        return exec_failed(argv[i], err);
+    }
+    if (preload) {
+        if (access(preload_path(), R_OK) < 0) {
+            cli_error("--preload: %s: %s", preload_path(), strerror(errno));
+            return 126;
+        }
+        if (statically_linked(path)) {
+            cli_error("%s is statically linked: --preload cannot track what "
+                      "it creates (it is still given the tracker)",
+                      argv[i]);
+        }
+    }
+    static struct rt_launch inflight = RT_LAUNCH_INIT;
+    int exec_broken = 0;
+    struct rt_launch_args args = {-1, -1, -1, wait ? RT_TRACK_HOLD : 0,
+                                  &exec_broken, ""};
+    struct rt_started st;
+    int r = rt__launch(&inflight, &args, &st);
+    if (args.why[0] != '\0') {
+        cli_error("no journal: %s", args.why);
+    }
+    if (r < 0) {
+        cli_error("cannot start a tracker: %s", strerror(-r));
+        return 126;
+    }
+    /* COMMAND and what it starts get the public pipe (and hold the run's
+     * lock through the journal); the private one is for processes that
+     * start their own tracker, not for this one. */
+    rt__fd_close(st.a_w);
+    rt__fd_close(st.a_spare);
+    if (rt__fd_set_cloexec(st.b_w, 0) < 0 ||
+        (st.journal >= 0 && rt__fd_set_cloexec(st.journal, 0) < 0) ||
+        set_env(st.b_w, preload) < 0) {
+        cli_error("cannot prepare COMMAND's environment: %s", strerror(errno));
+        return 126;
+    }
+    if (!wait) {
+        execv(path, argv + i);
+        return exec_failed(argv[i], errno);
+    }
+    sigset_t set;
+    sigset_t old;
+    sigemptyset(&set);
+    int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
+                       SIGCHLD};
+    for (size_t k = 0; k < sizeof(forwarded) / sizeof(forwarded[0]); k++) {
+        sigaddset(&set, forwarded[k]);
+    }
+    sigprocmask(SIG_BLOCK, &set, &old);
+    pid_t child = fork();
+    if (child < 0) {
+        cli_error("fork: %s", strerror(errno));
+        return 126;
+    }
+    if (child == 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        rt__fd_close(st.status);
+        execv(path, argv + i);
+        _exit(exec_failed(argv[i], errno));
+    }
+    /* The run ends when COMMAND's tree has gone: we hold nothing of it. */
+    rt__fd_close(st.b_w);
+    rt__fd_close(st.journal);
+    return wait_for(child, st.status, &set);
+}

@@ -1,0 +1,586 @@
+/* SPDX-License-Identifier: MIT */
+/* The tracker's journal. Tracker, single-threaded, AS-safe. */
+
+/* splice(2) and fallocate(2) with FALLOC_FL_PUNCH_HOLE: Linux. Without
+ * splice the tracker reads the pipe and writes the journal (a tracker
+ * killed between the two loses what it read); without hole punching the
+ * journal is not compacted. */
+#define _GNU_SOURCE
+#include "recorder.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fdio.h"
+#include "journal.h"
+#include "rtypes.h"
+
+/* A splice moves at most this much: more than a pipe holds. */
+#define SPLICE_MAX ((size_t)16 << 20)
+
+/* Compaction: once the journal has grown by this much plus four times the
+ * size of the last snapshot. */
+#define COMPACT_MIN ((uint64_t)1 << 20)
+
+static unsigned char buf[65536];
+
+static int pwrite_full(int fd, const void *data, size_t n, uint64_t off)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = pwrite(fd, (const char *)data + done, n - done,
+                           (off_t)(off + done));
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return w < 0 ? -errno : -EIO;
+        }
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+/* ---- replay ---- */
+
+struct replay {
+    struct rt_ledger *l;
+    struct rt_runinfo *info;
+    /* A snapshot is built here, and replaces L's content when complete. */
+    struct rt_ledger *stage;
+    struct rt_runinfo stage_info;
+    int in_snap;
+};
+
+/* Room for a snapshot being read: static, the replay runs once. */
+static struct rt_ledger stage_ledger;
+static unsigned char name_buf[RT_JOURNAL_LINE_MAX];
+
+static void apply_run(struct rt_runinfo *info, const char *line, size_t n)
+{
+    if (rt__jline_is(line, n, "run")) {
+        info->have_run = 1;
+        (void)rt__jline_get_num(line, n, "uid", &info->uid);
+        (void)rt__jline_get_pair(line, n, "b", &info->b_dev, &info->b_ino);
+        (void)rt__jline_get_pair(line, n, "a", &info->a_dev, &info->a_ino);
+        (void)rt__jline_get_num(line, n, "pidns", &info->pidns);
+        (void)rt__jline_get_num(line, n, "time", &info->time);
+        (void)rt__jline_get_num(line, n, "starter", &info->starter);
+        const char *v;
+        size_t vn;
+        if (rt__jline_get(line, n, "boot", &v, &vn) == 0 &&
+            vn < sizeof(info->boot)) {
+            memcpy(info->boot, v, vn);
+            info->boot[vn] = '\0';
+        }
+    } else if (rt__jline_is(line, n, "tracker")) {
+        (void)rt__jline_get_num(line, n, "pid", &info->tracker_pid);
+        (void)rt__jline_get_num(line, n, "start", &info->tracker_start);
+        (void)rt__jline_get_num(line, n, "time", &info->tracker_time);
+    } else if (rt__jline_is(line, n, "done")) {
+        info->done = 1;
+    }
+}
+
+static int line_type(const char *line, size_t n)
+{
+    const char *v;
+    size_t vn;
+    if (rt__jline_get(line, n, "rtype", &v, &vn) < 0) {
+        return -1;
+    }
+    return rt__rtypes_find(v, vn);
+}
+
+/* The identity fields of an entry or path line; 1 if any. */
+static int line_ext(const char *line, size_t n, struct rt_entry_ext *x)
+{
+    uint64_t pid = 0;
+    *x = (struct rt_entry_ext){0, 0, 0, 0, 0, -1};
+    int have = rt__jline_get_num(line, n, "dev", &x->dev) == 0;
+    have &= rt__jline_get_num(line, n, "ino", &x->ino) == 0;
+    int phave = rt__jline_get_num(line, n, "pdev", &x->pdev) == 0;
+    phave &= rt__jline_get_num(line, n, "pino", &x->pino) == 0;
+    if (!have) {
+        x->dev = x->ino = 0;
+    }
+    if (!phave) {
+        x->pdev = x->pino = 0;
+    }
+    if (rt__jline_get_num(line, n, "pid", &pid) == 0 && pid <= INT32_MAX) {
+        x->pid = (int32_t)pid;
+    }
+    return have || phave || x->pid != 0;
+}
+
+/* An "entry", "pending", "carry" or "path" line applied to L. */
+static void apply_state(struct rt_ledger *l, const char *line, size_t n)
+{
+    int t = line_type(line, n);
+    ssize_t len = rt__jline_get_b64(line, n, "name", name_buf,
+                                    sizeof(name_buf));
+    if (rt__jline_is(line, n, "carry")) {
+        const char *src;
+        size_t sn;
+        ssize_t dlen =
+            rt__jline_get_b64(line, n, "data", name_buf, sizeof(name_buf));
+        if (rt__jline_get(line, n, "src", &src, &sn) == 0 && sn == 1 &&
+            (src[0] == 'A' || src[0] == 'B') && dlen > 0) {
+            rt__ledger_feed(l, src[0] == 'A' ? RT_SRC_A : RT_SRC_B, name_buf,
+                            (size_t)dlen);
+        }
+        return;
+    }
+    if (t < 0 || len <= 0 || memchr(name_buf, '\0', (size_t)len) != NULL) {
+        return;
+    }
+    struct rt_entry_ext x;
+    int has_ext = line_ext(line, n, &x);
+    uint64_t count = 1;
+    (void)rt__jline_get_num(line, n, "count", &count);
+    if (count == 0 || count > UINT32_MAX) {
+        return;
+    }
+    if (rt__jline_is(line, n, "entry")) {
+        (void)rt__ledger_add(l, (unsigned)t, name_buf, (size_t)len,
+                             (uint32_t)count, has_ext ? &x : NULL);
+    } else if (rt__jline_is(line, n, "pending")) {
+        const char *src;
+        size_t sn;
+        if (rt__jline_get(line, n, "src", &src, &sn) == 0 && sn == 1 &&
+            (src[0] == 'A' || src[0] == 'B')) {
+            (void)rt__ledger_add_pending(l, src[0] == 'A' ? RT_SRC_A : RT_SRC_B,
+                                         (unsigned)t, name_buf, (size_t)len,
+                                         (uint32_t)count);
+        }
+    } else if (rt__jline_is(line, n, "path")) {
+        const char *op;
+        size_t on;
+        if (rt__jline_get(line, n, "op", &op, &on) < 0) {
+            return;
+        }
+        if (on == 3 && memcmp(op, "reg", 3) == 0) {
+            (void)rt__ledger_add(l, (unsigned)t, name_buf, (size_t)len, 1,
+                                 has_ext ? &x : NULL);
+        } else if (on == 5 && memcmp(op, "unreg", 5) == 0) {
+            (void)rt__ledger_withdraw(l, (unsigned)t, name_buf, (size_t)len);
+        }
+    }
+}
+
+static void on_raw(void *ctx, char src, const unsigned char *data, size_t n)
+{
+    struct replay *r = ctx;
+    rt__ledger_feed(r->l, src == 'A' ? RT_SRC_A : RT_SRC_B, data, n);
+}
+
+static void on_raw_end(void *ctx, char src)
+{
+    struct replay *r = ctx;
+    rt__ledger_segment_end(r->l, src == 'A' ? RT_SRC_A : RT_SRC_B);
+}
+
+static void on_meta(void *ctx, const char *line, size_t n)
+{
+    struct replay *r = ctx;
+    apply_run(r->info, line, n);
+    apply_state(r->l, line, n);
+}
+
+static void on_snap_begin(void *ctx)
+{
+    struct replay *r = ctx;
+    rt__ledger_free(r->stage);
+    rt__ledger_init(r->stage, r->l->reg.seed, r->l->reg.max_entries, NULL);
+    r->stage_info = (struct rt_runinfo){0};
+    r->in_snap = 1;
+}
+
+static void on_snap_line(void *ctx, const char *line, size_t n)
+{
+    struct replay *r = ctx;
+    apply_run(&r->stage_info, line, n);
+    apply_state(r->stage, line, n);
+}
+
+/* A complete snapshot: it is what the run held. */
+static void on_snap_end(void *ctx)
+{
+    struct replay *r = ctx;
+    const struct rt_ledger_report *report = r->l->report;
+    rt__ledger_free(r->l);
+    /* Move the staged registries in; the staging area is emptied (its
+     * memory now belongs to L). */
+    r->l->reg = r->stage->reg;
+    memcpy(r->l->pending, r->stage->pending, sizeof(r->l->pending));
+    memcpy(r->l->carry, r->stage->carry, sizeof(r->l->carry));
+    r->l->report = report;
+    rt__ledger_init(r->stage, r->l->reg.seed, r->l->reg.max_entries, NULL);
+    int done = r->info->done;
+    *r->info = r->stage_info;
+    r->info->done |= done;
+    r->in_snap = 0;
+}
+
+int rt__recorder_replay(int fd, struct rt_ledger *l, struct rt_runinfo *info,
+                        uint64_t *ret_end, int *ret_torn)
+{
+    struct replay r = {.l = l, .info = info, .stage = &stage_ledger};
+    const struct rt_ledger_report *report = l->report;
+    /* What the journal's tracker understood, it reported at the time. */
+    l->report = NULL;
+    rt__ledger_init(r.stage, l->reg.seed, l->reg.max_entries, NULL);
+    struct rt_journal_visitor v = {
+        .ctx = &r,
+        .raw = on_raw,
+        .raw_end = on_raw_end,
+        .meta = on_meta,
+        .snap_begin = on_snap_begin,
+        .snap_line = on_snap_line,
+        .snap_end = on_snap_end,
+    };
+    struct rt_journal_end e;
+    int rc = rt__journal_read(fd, 0, &v, &e);
+    rt__ledger_free(r.stage);
+    l->report = report;
+    if (rc < 0) {
+        return rc;
+    }
+    *ret_end = e.unfilled ? e.size : e.end;
+    *ret_torn = e.torn || e.corrupt;
+    return 0;
+}
+
+static void info_meta(void *ctx, const char *line, size_t n)
+{
+    apply_run(ctx, line, n);
+}
+
+int rt__recorder_runinfo(int fd, struct rt_runinfo *info)
+{
+    memset(info, 0, sizeof(*info));
+    struct rt_journal_visitor v = {
+        .ctx = info,
+        .meta = info_meta,
+        .snap_line = info_meta,
+    };
+    struct rt_journal_end e;
+    return rt__journal_read(fd, 0, &v, &e);
+}
+
+/* ---- writing ---- */
+
+int rt__recorder_open(struct rt_recorder *r, int fd, int replay,
+                      struct rt_ledger *l, struct rt_runinfo *info)
+{
+    r->fd = -1;
+    r->pos = r->snap_last = r->since = 0;
+    r->broken = 0;
+    uint64_t end = 0;
+    int torn = 0;
+    struct rt_journal_end e = {0};
+    if (replay) {
+        int rc = rt__recorder_replay(fd, l, info, &end, &torn);
+        if (rc < 0) {
+            return rc;
+        }
+        /* Read the tail again for its shape: a raw record left with no
+         * length (its tracker died right after moving the data) gets it. */
+        struct rt_journal_visitor none = {0};
+        if (rt__journal_read(fd, 0, &none, &e) == 0 && e.unfilled) {
+            char hdr[RT_JOURNAL_HDR];
+            rt__journal_header(hdr, 'A', e.fill_len);
+            int rc2 = pwrite_full(fd, hdr + 2, 10, e.fill_at + 2);
+            if (rc2 < 0) {
+                return rc2;
+            }
+        }
+    } else {
+        struct stat st;
+        if (fstat(fd, &st) < 0) {
+            return -errno;
+        }
+        end = (uint64_t)st.st_size;
+        torn = 0;
+    }
+    if (torn) {
+        /* A record cut by a crash: new ones start where it started. */
+        if (ftruncate(fd, (off_t)end) < 0) {
+            return -errno;
+        }
+    }
+    r->fd = fd;
+    r->pos = end;
+    return 0;
+}
+
+int rt__recorder_meta(struct rt_recorder *r, const char *line, size_t len)
+{
+    if (r->fd < 0) {
+        return -EBADF;
+    }
+    if (RT_JOURNAL_HDR + len > sizeof(buf)) {
+        return -ENAMETOOLONG;
+    }
+    rt__journal_header((char *)buf, 'M', len);
+    memcpy(buf + RT_JOURNAL_HDR, line, len);
+    int rc = pwrite_full(r->fd, buf, RT_JOURNAL_HDR + len, r->pos);
+    if (rc == 0) {
+        r->pos += RT_JOURNAL_HDR + len;
+        r->since += RT_JOURNAL_HDR + len;
+    }
+    return rc;
+}
+
+static void feed_back(int fd, uint64_t off, size_t n, enum rt_src src,
+                      struct rt_ledger *l)
+{
+    while (n > 0) {
+        size_t want = n < sizeof(buf) ? n : sizeof(buf);
+        ssize_t got;
+        do {
+            got = pread(fd, buf, want, (off_t)off);
+        } while (got < 0 && errno == EINTR);
+        if (got <= 0) {
+            /* What cannot be read back stays in the journal, for the
+             * replay of whoever comes next. */
+            return;
+        }
+        rt__ledger_feed(l, src, buf, (size_t)got);
+        off += (uint64_t)got;
+        n -= (size_t)got;
+    }
+}
+
+ssize_t rt__recorder_segment(struct rt_recorder *r, int fd, enum rt_src src,
+                             struct rt_ledger *l)
+{
+    if (r->broken) {
+        return -EIO;
+    }
+    char hdr[RT_JOURNAL_HDR];
+    rt__journal_header(hdr, src == RT_SRC_A ? 'A' : 'B', UINT64_MAX);
+    int rc = pwrite_full(r->fd, hdr, sizeof(hdr), r->pos);
+    if (rc < 0) {
+        return rc;
+    }
+    loff_t off = (loff_t)(r->pos + RT_JOURNAL_HDR);
+    ssize_t n;
+    do {
+        n = splice(fd, NULL, r->fd, &off, SPLICE_MAX, SPLICE_F_NONBLOCK);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+        /* Nothing moved: the header is overwritten by the next record. */
+        return n == 0 ? 0 : -errno;
+    }
+    rt__journal_header(hdr, 'A', (uint64_t)n);
+    rc = pwrite_full(r->fd, hdr + 2, 10, r->pos + 2);
+    uint64_t data = r->pos + RT_JOURNAL_HDR;
+    r->pos = data + (uint64_t)n;
+    r->since += RT_JOURNAL_HDR + (uint64_t)n;
+    if (rc < 0) {
+        /* The record runs to the end of the file, which is where it ends
+         * as long as nothing follows it: nothing more is written. */
+        r->broken = 1;
+    }
+    feed_back(r->fd, data, (size_t)n, src, l);
+    rt__ledger_segment_end(l, src);
+    return n;
+}
+
+/* ---- snapshots ---- */
+
+ssize_t rt__recorder_run_line(const struct rt_runinfo *info, char *out,
+                              size_t cap)
+{
+    static struct rt_jline jl;
+    rt__jline_start(&jl, "run");
+    rt__jline_num(&jl, "uid", info->uid);
+    rt__jline_pair(&jl, "b", info->b_dev, info->b_ino);
+    rt__jline_pair(&jl, "a", info->a_dev, info->a_ino);
+    rt__jline_num(&jl, "pidns", info->pidns);
+    rt__jline_str(&jl, "boot", info->boot[0] != '\0' ? info->boot : "-");
+    rt__jline_num(&jl, "time", info->time);
+    rt__jline_num(&jl, "starter", info->starter);
+    ssize_t n = rt__jline_end(&jl);
+    if (n < 0 || (size_t)n > cap) {
+        return -ENAMETOOLONG;
+    }
+    memcpy(out, jl.buf, (size_t)n);
+    return n;
+}
+
+ssize_t rt__recorder_tracker_line(const struct rt_runinfo *info, char *out,
+                                  size_t cap)
+{
+    static struct rt_jline jl;
+    rt__jline_start(&jl, "tracker");
+    rt__jline_num(&jl, "pid", info->tracker_pid);
+    rt__jline_num(&jl, "start", info->tracker_start);
+    rt__jline_num(&jl, "time", info->tracker_time);
+    ssize_t n = rt__jline_end(&jl);
+    if (n < 0 || (size_t)n > cap) {
+        return -ENAMETOOLONG;
+    }
+    memcpy(out, jl.buf, (size_t)n);
+    return n;
+}
+
+/* The snapshot's lines go through here, twice: once to count their bytes,
+ * once to write them. */
+struct snap_out {
+    int fd;
+    uint64_t off;
+    size_t fill;
+    uint64_t total;
+    int counting;
+    int err;
+};
+
+static void out_bytes(struct snap_out *o, const char *s, size_t n)
+{
+    o->total += n;
+    if (o->counting || o->err != 0) {
+        return;
+    }
+    while (n > 0) {
+        size_t k = sizeof(buf) - o->fill < n ? sizeof(buf) - o->fill : n;
+        memcpy(buf + o->fill, s, k);
+        o->fill += k;
+        s += k;
+        n -= k;
+        if (o->fill == sizeof(buf)) {
+            o->err = pwrite_full(o->fd, buf, o->fill, o->off);
+            o->off += o->fill;
+            o->fill = 0;
+        }
+    }
+}
+
+static struct rt_jline snap_line;
+
+static void out_line(struct snap_out *o)
+{
+    ssize_t n = rt__jline_end(&snap_line);
+    if (n > 0) {
+        out_bytes(o, snap_line.buf, (size_t)n);
+    }
+}
+
+static void out_ext(const struct rt_entry *e)
+{
+    const struct rt_entry_ext *x = rt__registry_ext(e);
+    if (x == NULL) {
+        return;
+    }
+    if (x->dev != 0 || x->ino != 0) {
+        rt__jline_num(&snap_line, "dev", x->dev);
+        rt__jline_num(&snap_line, "ino", x->ino);
+    }
+    if (x->pdev != 0 || x->pino != 0) {
+        rt__jline_num(&snap_line, "pdev", x->pdev);
+        rt__jline_num(&snap_line, "pino", x->pino);
+    }
+    if (x->pid > 0) {
+        rt__jline_num(&snap_line, "pid", (uint64_t)x->pid);
+    }
+}
+
+static void out_all(struct snap_out *o, const struct rt_ledger *l,
+                    const struct rt_runinfo *info)
+{
+    static char line[512];
+    ssize_t n = rt__recorder_run_line(info, line, sizeof(line));
+    if (n > 0 && info->have_run) {
+        out_bytes(o, line, (size_t)n);
+    }
+    n = rt__recorder_tracker_line(info, line, sizeof(line));
+    if (n > 0 && info->tracker_pid != 0) {
+        out_bytes(o, line, (size_t)n);
+    }
+    unsigned types = rt__rtypes_count();
+    for (unsigned t = 0; t < types; t++) {
+        const char *tn = rt__rtypes_get(t)->name;
+        for (const struct rt_entry *e = rt__registry_first(&l->reg, t);
+             e != NULL; e = e->next) {
+            rt__jline_start(&snap_line, "entry");
+            rt__jline_str(&snap_line, "rtype", tn);
+            rt__jline_b64(&snap_line, "name", e->name, e->len);
+            rt__jline_num(&snap_line, "count", e->count);
+            out_ext(e);
+            out_line(o);
+        }
+        for (int s = 0; s < RT_SRC_N; s++) {
+            for (const struct rt_entry *e =
+                     rt__registry_first(&l->pending[s], t);
+                 e != NULL; e = e->next) {
+                rt__jline_start(&snap_line, "pending");
+                rt__jline_str(&snap_line, "src", s == RT_SRC_A ? "A" : "B");
+                rt__jline_str(&snap_line, "rtype", tn);
+                rt__jline_b64(&snap_line, "name", e->name, e->len);
+                rt__jline_num(&snap_line, "count", e->count);
+                out_line(o);
+            }
+        }
+    }
+    for (int s = 0; s < RT_SRC_N; s++) {
+        const struct rt_carry *c = &l->carry[s];
+        if (c->have > 0 && !c->skipping) {
+            rt__jline_start(&snap_line, "carry");
+            rt__jline_str(&snap_line, "src", s == RT_SRC_A ? "A" : "B");
+            rt__jline_b64(&snap_line, "data", c->buf, c->have);
+            out_line(o);
+        }
+    }
+}
+
+void rt__recorder_maybe_compact(struct rt_recorder *r,
+                                const struct rt_ledger *l,
+                                const struct rt_runinfo *info)
+{
+    if (r->fd >= 0 && !r->broken &&
+        r->since >= COMPACT_MIN + 4 * r->snap_last) {
+        (void)rt__recorder_snapshot(r, l, info);
+    }
+}
+
+int rt__recorder_snapshot(struct rt_recorder *r, const struct rt_ledger *l,
+                          const struct rt_runinfo *info)
+{
+    if (r->fd < 0) {
+        return -EBADF;
+    }
+    struct snap_out o = {.fd = r->fd, .counting = 1};
+    out_all(&o, l, info);
+    uint64_t body = o.total;
+    uint64_t start = r->pos;
+    char hdr[RT_JOURNAL_HDR];
+    rt__journal_header(hdr, 'S', body);
+    int rc = pwrite_full(r->fd, hdr, sizeof(hdr), start);
+    if (rc < 0) {
+        return rc;
+    }
+    o = (struct snap_out){.fd = r->fd, .off = start + RT_JOURNAL_HDR};
+    out_all(&o, l, info);
+    if (o.err == 0 && o.fill > 0) {
+        o.err = pwrite_full(r->fd, buf, o.fill, o.off);
+    }
+    if (o.err != 0 || o.total != body) {
+        /* Left cut short: the reader ignores it, nothing before it is
+         * freed, and the next record overwrites it. */
+        return o.err != 0 ? o.err : -EIO;
+    }
+    r->pos = start + RT_JOURNAL_HDR + body;
+    r->snap_last = body;
+    r->since = 0;
+#if defined(FALLOC_FL_PUNCH_HOLE)
+    /* Everything before the snapshot reads as NUL bytes from now on, and
+     * takes no space. A file system that cannot punch holes keeps it. */
+    (void)fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+                    (off_t)start);
+#endif
+    return 0;
+}
