@@ -1,23 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /* The drop-in wrappers: they track what they create and nothing else, so
  * an attaching process never causes someone else's object to be unlinked;
- * the unlink wrappers untrack only what they unlinked. */
+ * the unlink wrappers untrack only what they unlinked. The raw calls under
+ * them give what libc's calls give. */
 #define _GNU_SOURCE
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <mqueue.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "rawipc.h"
 #include "resourcetracker.h"
 
 enum kind { SHM, SEM, MQ };
@@ -267,6 +274,303 @@ static void failed_unlink_keeps_the_registration(void **state)
     assert_int_equal(rt_test_count(err, "resource_tracker:"), lines);
 }
 
+/* ---- the raw calls against libc's ---- */
+
+/* What one call gave: success, or its errno. */
+struct outcome {
+    int ok;
+    int err;
+};
+
+static struct outcome outcome_of(int r)
+{
+    return (struct outcome){r >= 0, r >= 0 ? 0 : errno};
+}
+
+static struct outcome outcome_neg(int r)
+{
+    return (struct outcome){r >= 0, r >= 0 ? 0 : -r};
+}
+
+/* Mismatches, gathered so that every object is removed before the test
+ * fails. */
+struct report {
+    char text[8192];
+    size_t len;
+};
+
+static void expect_same(struct report *rep, const char *call, const char *name,
+                        struct outcome libc, struct outcome raw)
+{
+    if (libc.ok == raw.ok && libc.err == raw.err) {
+        return;
+    }
+    int n = snprintf(rep->text + rep->len, sizeof(rep->text) - rep->len,
+                     "%s(\"%.40s\"%s) [%zu]: libc %s %s, raw %s %s\n", call,
+                     name, strlen(name) > 40 ? "..." : "", strlen(name),
+                     libc.ok ? "ok" : "fails", strerror(libc.err),
+                     raw.ok ? "ok" : "fails", strerror(raw.err));
+    if (n > 0 && rep->len + (size_t)n < sizeof(rep->text)) {
+        rep->len += (size_t)n;
+    }
+}
+
+static void expect_true(struct report *rep, const char *what, const char *name,
+                        int cond)
+{
+    if (!cond) {
+        expect_same(rep, what, name, (struct outcome){1, 0},
+                    (struct outcome){0, 0});
+    }
+}
+
+static int same_inode(int a, int b)
+{
+    struct stat sa;
+    struct stat sb;
+    return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* Descriptor flags libc's shm_open sets (O_CLOEXEC, musl's O_NONBLOCK). */
+static int same_flags(int a, int b)
+{
+    return fcntl(a, F_GETFD) == fcntl(b, F_GETFD) &&
+           fcntl(a, F_GETFL) == fcntl(b, F_GETFL);
+}
+
+/* Each libc call's outcome is taken before the raw call runs: errno is
+ * read at once. */
+static void compare_shm(struct report *rep, const char *name)
+{
+    int flags = O_RDWR | O_CREAT | O_EXCL;
+    int fd = shm_open(name, flags, 0600);
+    struct outcome libc = outcome_of(fd);
+    if (fd >= 0) {
+        close(fd);
+        shm_unlink(name);
+    }
+    int raw = rt__raw_shm_open(name, flags, 0600);
+    expect_same(rep, "shm_open create", name, libc, outcome_neg(raw));
+    if (raw >= 0) {
+        /* The same object libc finds, opened the same way. */
+        fd = shm_open(name, O_RDWR, 0);
+        expect_true(rep, "shm_open finds raw's object, same flags", name,
+                    fd >= 0 && same_inode(fd, raw) && same_flags(fd, raw));
+        close(fd);
+        close(raw);
+    }
+    const int modes[] = {O_RDONLY, O_RDWR};
+    for (int i = 0; i < 2; i++) {
+        fd = shm_open(name, modes[i], 0);
+        libc = outcome_of(fd);
+        raw = rt__raw_shm_open(name, modes[i], 0);
+        expect_same(rep, i == 0 ? "shm_open read-only" : "shm_open read-write",
+                    name, libc, outcome_neg(raw));
+        close(fd);
+        close(raw);
+    }
+    libc = outcome_of(shm_unlink(name));
+    if (libc.ok) {
+        close(shm_open(name, flags, 0600));
+    }
+    expect_same(rep, "shm_unlink", name, libc,
+                outcome_neg(rt__raw_shm_unlink(name)));
+    libc = outcome_of(shm_unlink(name));
+    expect_same(rep, "shm_unlink again", name, libc,
+                outcome_neg(rt__raw_shm_unlink(name)));
+}
+
+/* What stands at the file of semaphore NAME: the raw path's error, or
+ * lstat's result there. */
+static struct outcome sem_path_outcome(const char *name)
+{
+    char path[RT_RAW_PATH_MAX];
+    int r = rt__raw_sem_path(name, path, sizeof(path));
+    if (r < 0) {
+        return outcome_neg(r);
+    }
+    struct stat st;
+    return outcome_of(lstat(path, &st));
+}
+
+static void compare_sem(struct report *rep, const char *name)
+{
+    sem_t *s = sem_open(name, O_CREAT | O_EXCL, 0600, 1);
+    struct outcome libc = {s != SEM_FAILED, s != SEM_FAILED ? 0 : errno};
+    if (s != SEM_FAILED) {
+        sem_close(s);
+    }
+    /* A semaphore libc made (or found) is a file at the raw path; a name
+     * libc refuses, the raw path refuses with the same errno. */
+    if (libc.err == EEXIST) {
+        libc = (struct outcome){1, 0};
+    }
+    expect_same(rep, "sem_open create", name, libc, sem_path_outcome(name));
+    libc = outcome_of(sem_unlink(name));
+    if (libc.ok) {
+        sem_close(sem_open(name, O_CREAT | O_EXCL, 0600, 1));
+    }
+    expect_same(rep, "sem_unlink", name, libc,
+                outcome_neg(rt__raw_sem_unlink(name)));
+    libc = outcome_of(sem_unlink(name));
+    expect_same(rep, "sem_unlink again", name, libc,
+                outcome_neg(rt__raw_sem_unlink(name)));
+}
+
+static void compare_mq(struct report *rep, const char *name)
+{
+    struct mq_attr attr = {.mq_maxmsg = 4, .mq_msgsize = 32};
+    int flags = O_RDWR | O_CREAT | O_EXCL;
+    mqd_t q = mq_open(name, flags, 0600, &attr);
+    struct outcome libc = outcome_of((int)q);
+    if (q != (mqd_t)-1) {
+        mq_close(q);
+        mq_unlink(name);
+    }
+    int raw = rt__raw_mq_open(name, flags, 0600, &attr);
+    expect_same(rep, "mq_open create", name, libc, outcome_neg(raw));
+    if (raw >= 0) {
+        q = mq_open(name, O_RDWR);
+        expect_true(rep, "mq_open finds raw's queue, same flags", name,
+                    q != (mqd_t)-1 && same_inode((int)q, raw) &&
+                        same_flags((int)q, raw));
+        mq_close(q);
+        close(raw);
+    }
+    q = mq_open(name, O_RDONLY);
+    libc = outcome_of((int)q);
+    raw = rt__raw_mq_open(name, O_RDONLY, 0, NULL);
+    expect_same(rep, "mq_open read-only", name, libc, outcome_neg(raw));
+    mq_close(q);
+    close(raw);
+    libc = outcome_of(mq_unlink(name));
+    if (libc.ok) {
+        mq_close(mq_open(name, flags, 0600, &attr));
+    }
+    expect_same(rep, "mq_unlink", name, libc,
+                outcome_neg(rt__raw_mq_unlink(name)));
+    libc = outcome_of(mq_unlink(name));
+    expect_same(rep, "mq_unlink again", name, libc,
+                outcome_neg(rt__raw_mq_unlink(name)));
+}
+
+/* As another user, objects root made in the sticky /dev/shm (and the
+ * mqueue file system's sticky root): the kernel's EPERM, as each libc
+ * reports it (glibc EACCES, musl EPERM but for mq_unlink). Root only. */
+static void compare_foreign_unlinks(struct report *rep, const char *name)
+{
+    const struct passwd *pw = getpwnam("nobody");
+    if (geteuid() != 0 || pw == NULL) {
+        return;
+    }
+    struct mq_attr attr = {.mq_maxmsg = 4, .mq_msgsize = 32};
+    close(shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0644));
+    sem_close(sem_open(name, O_CREAT | O_EXCL, 0644, 1));
+    mq_close(mq_open(name, O_RDWR | O_CREAT | O_EXCL, 0644, &attr));
+    if (seteuid(pw->pw_uid) == 0) {
+        struct outcome libc = outcome_of(shm_unlink(name));
+        expect_same(rep, "shm_unlink as nobody", name, libc,
+                    outcome_neg(rt__raw_shm_unlink(name)));
+        libc = outcome_of(sem_unlink(name));
+        expect_same(rep, "sem_unlink as nobody", name, libc,
+                    outcome_neg(rt__raw_sem_unlink(name)));
+        libc = outcome_of(mq_unlink(name));
+        expect_same(rep, "mq_unlink as nobody", name, libc,
+                    outcome_neg(rt__raw_mq_unlink(name)));
+        expect_true(rep, "back to root", name, seteuid(0) == 0);
+    }
+    shm_unlink(name);
+    sem_unlink(name);
+    mq_unlink(name);
+}
+
+#define NNAMES 24
+#define NAME_LEN 320
+
+/* "PREFIX-aaa...a", its part after the slash LEN bytes long. */
+static const char *long_name(const struct rt_test *t, char *buf, size_t len)
+{
+    size_t have = (size_t)snprintf(buf, NAME_LEN, "%s-", t->prefix) - 1;
+    memset(buf + have + 1, 'a', len - have);
+    buf[len + 1] = '\0';
+    return buf;
+}
+
+/* Good names (the test's prefix: teardown removes a leftover), the empty
+ * name, slashes in every place, ".", "..", and lengths on each side of
+ * every limit: NAME_MAX for the kernel (with and without glibc's "sem."),
+ * and glibc's 269-byte buffer. */
+static int names_table(const struct rt_test *t, char names[NNAMES][NAME_LEN])
+{
+    int n = 0;
+    rt_test_name(t, names[n++], NAME_LEN, "good");
+    snprintf(names[n++], NAME_LEN, "%s", "");
+    snprintf(names[n++], NAME_LEN, "%s", "/");
+    snprintf(names[n++], NAME_LEN, "/%s-twice", t->prefix);
+    snprintf(names[n++], NAME_LEN, "///%s-thrice", t->prefix);
+    snprintf(names[n++], NAME_LEN, "%s-a/b", t->prefix);
+    snprintf(names[n++], NAME_LEN, "%s-trailing/", t->prefix);
+    snprintf(names[n++], NAME_LEN, "%s-noslash", t->prefix + 1);
+    const char *dots[] = {".", "..", "/.", "/..", "//..", "/...", "/.x"};
+    for (size_t i = 0; i < sizeof(dots) / sizeof(dots[0]); i++) {
+        snprintf(names[n++], NAME_LEN, "%s", dots[i]);
+    }
+    const size_t lens[] = {251, 252, 255, 256, 259, 260, 300};
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        long_name(t, names[n++], lens[i]);
+    }
+    assert_true(n <= NNAMES);
+    return n;
+}
+
+/* Every name through each raw call and through libc's, in the same state:
+ * the same success, the same errno, the same object. */
+static void raw_calls_do_what_libc_does(void **state)
+{
+    struct rt_test *t = *state;
+    static char names[NNAMES][NAME_LEN];
+    int n = names_table(t, names);
+    static struct report rep;
+    rep.len = 0;
+    rep.text[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        compare_shm(&rep, names[i]);
+        compare_sem(&rep, names[i]);
+        compare_mq(&rep, names[i]);
+    }
+    char foreign[128];
+    compare_foreign_unlinks(&rep, rt_test_name(t, foreign, 128, "foreign"));
+    /* O_NOFOLLOW: a symbolic link in /dev/shm is no shared memory. */
+    char target[128];
+    char link_name[128];
+    char path[256];
+    rt_test_name(t, target, sizeof(target), "target");
+    rt_test_name(t, link_name, sizeof(link_name), "link");
+    snprintf(path, sizeof(path), "/dev/shm%s", link_name);
+    assert_int_equal(symlink(target + 1, path), 0);
+    int fd = shm_open(link_name, O_RDWR | O_CREAT, 0600);
+    struct outcome libc = outcome_of(fd);
+    int raw = rt__raw_shm_open(link_name, O_RDWR | O_CREAT, 0600);
+    expect_same(&rep, "shm_open link", link_name, libc, outcome_neg(raw));
+    close(fd);
+    close(raw);
+    unlink(path);
+    /* Whatever a failure left (names outside the prefix included). */
+    for (int i = 0; i < n; i++) {
+        shm_unlink(names[i]);
+        sem_unlink(names[i]);
+        mq_unlink(names[i]);
+        char slashed[NAME_LEN + 1] = "/";
+        memcpy(slashed + 1, names[i], strlen(names[i]) + 1);
+        mq_unlink(slashed);
+    }
+    shm_unlink(target);
+    if (rep.len > 0) {
+        fail_msg("raw calls differ from libc's:\n%s", rep.text);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +579,7 @@ int main(void)
         RT_TEST(mq_wrappers_track_what_they_create),
         RT_TEST(excl_on_existing_touches_nothing),
         RT_TEST(failed_unlink_keeps_the_registration),
+        RT_TEST(raw_calls_do_what_libc_does),
     };
     return RT_RUN(tests);
 }
