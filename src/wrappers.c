@@ -16,12 +16,19 @@
  *
  * Why unlink before unregister. Unregistered first, a SIGKILL before the
  * unlink would leak the object. Unlinked first, a SIGKILL before the
- * unregister leaves the tracker a name that is gone. */
+ * unregister leaves the tracker a name that is gone.
+ *
+ * No libc call here that a preload shim interposes is made with O_CREAT or
+ * to unlink: objects are created and removed through rawipc.h, so a shim
+ * that sends shm_open, sem_open, mq_open and the unlinks to these wrappers
+ * never sees them called back (no recursion, nothing tracked twice). Only
+ * sem_open(NAME, 0) remains, to map a semaphore that exists. */
 #include "resourcetracker.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,6 +36,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "rawipc.h"
 
 /* How often to retry when the object keeps appearing and vanishing between
  * our open and our create (another process creating and unlinking it). */
@@ -43,6 +52,17 @@ struct kind {
     int (*create)(const char *name, int oflag, const void *args, void *ret);
     void (*release)(void *ret);
 };
+
+/* The calls that create and remove return -errno (rawipc.h); the kinds'
+ * functions return -1 with errno. */
+static int errno_result(int r)
+{
+    if (r < 0) {
+        errno = -r;
+        return -1;
+    }
+    return 0;
+}
 
 /* For plain O_CREAT: attaches if NAME exists (returns 1), says it does not
  * (0), or fails (-1). For O_EXCL: fails with EEXIST if NAME exists, else
@@ -65,14 +85,30 @@ static int probe(const struct kind *k, const char *name, int oflag, void *ret)
     return errno == ENOENT ? 0 : -1;
 }
 
-/* Opens or creates NAME per OFLAG, registering what it creates. */
-static int open_tracked(const struct kind *k, const char *name, int oflag,
-                        const void *args, void *ret)
+/* Registers NAME, creates it, and withdraws the registration if that
+ * fails: 0 (created), 1 (it exists: O_CREAT alone goes round again), -1. */
+static int create_registered(const struct kind *k, const char *name, int oflag,
+                             const void *args, void *ret)
 {
-    if (name == NULL) {
-        errno = EINVAL;
+    if (rt_register(name, k->rtype) < 0) {
         return -1;
     }
+    if (k->create(name, oflag | O_EXCL, args, ret) == 0) {
+        return 0;
+    }
+    int err = errno;
+    /* Nothing was created (or it was removed again): withdraw at once. */
+    (void)rt_unregister(name, k->rtype);
+    errno = err;
+    /* With O_CREAT alone, another process created it between our probe and
+     * our create: go round and attach to theirs, untracked. */
+    return err == EEXIST && !(oflag & O_EXCL) ? 1 : -1;
+}
+
+/* Opens or creates NAME per OFLAG, registering what it creates. */
+static int open_or_create(const struct kind *k, const char *name, int oflag,
+                          const void *args, void *ret)
+{
     if (!(oflag & O_CREAT)) {
         return k->open_existing(name, oflag, ret);
     }
@@ -81,24 +117,32 @@ static int open_tracked(const struct kind *k, const char *name, int oflag,
         if (r != 0) {
             return r > 0 ? 0 : -1;
         }
-        if (rt_register(name, k->rtype) < 0) {
-            return -1;
+        r = create_registered(k, name, oflag, args, ret);
+        if (r <= 0) {
+            return r;
         }
-        if (k->create(name, oflag | O_EXCL, args, ret) == 0) {
-            return 0;
-        }
-        int err = errno;
-        /* Nothing was created: withdraw at once. */
-        (void)rt_unregister(name, k->rtype);
-        errno = err;
-        if (err != EEXIST || (oflag & O_EXCL)) {
-            return -1;
-        }
-        /* Another process created it between our probe and our create:
-         * go round and attach to theirs, untracked. */
     }
     errno = EAGAIN;
     return -1;
+}
+
+static int open_tracked(const struct kind *k, const char *name, int oflag,
+                        const void *args, void *ret)
+{
+    if (name == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* No cancellation point, as libc's shm_open and sem_open: a thread
+     * cancelled in open(2) would leave a descriptor or a registration
+     * behind. */
+    int cs;
+    (void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+    int r = open_or_create(k, name, oflag, args, ret);
+    int err = errno;
+    (void)pthread_setcancelstate(cs, NULL);
+    errno = err;
+    return r;
 }
 
 static int unlink_tracked(const char *rtype, int (*unlink_fn)(const char *),
@@ -108,24 +152,30 @@ static int unlink_tracked(const char *rtype, int (*unlink_fn)(const char *),
         errno = EINVAL;
         return -1;
     }
-    if (unlink_fn(name) < 0) {
-        return -1;
-    }
+    int cs;
+    (void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
     int saved = errno;
-    /* The object is gone; if the tracker cannot be told, it will find the
-     * name gone at shutdown and say so. */
-    (void)rt_unregister(name, rtype);
+    int r = unlink_fn(name);
+    if (r == 0) {
+        /* The object is gone; if the tracker cannot be told, it will find
+         * the name gone at shutdown and say so. */
+        (void)rt_unregister(name, rtype);
+    }
+    (void)pthread_setcancelstate(cs, NULL);
     errno = saved;
-    return 0;
+    return errno_result(r);
 }
 
 /* ---- shared memory ---- */
 
 static int shm_open_existing(const char *name, int oflag, void *ret)
 {
-    int *fd = ret;
-    *fd = shm_open(name, oflag, 0);
-    return *fd < 0 ? -1 : 0;
+    int fd = rt__raw_shm_open(name, oflag, 0);
+    if (fd < 0) {
+        return errno_result(fd);
+    }
+    *(int *)ret = fd;
+    return 0;
 }
 
 static void shm_release(void *ret)
@@ -137,9 +187,12 @@ static void shm_release(void *ret)
 
 static int shm_create(const char *name, int oflag, const void *args, void *ret)
 {
-    int *fd = ret;
-    *fd = shm_open(name, oflag, *(const mode_t *)args);
-    return *fd < 0 ? -1 : 0;
+    int fd = rt__raw_shm_open(name, oflag, *(const mode_t *)args);
+    if (fd < 0) {
+        return errno_result(fd);
+    }
+    *(int *)ret = fd;
+    return 0;
 }
 
 static const struct kind shm_kind = {RT_SHARED_MEMORY, shm_open_existing,
@@ -156,7 +209,7 @@ int rt_shm_open(const char *name, int oflag, mode_t mode)
 
 int rt_shm_unlink(const char *name)
 {
-    return unlink_tracked(RT_SHARED_MEMORY, shm_unlink, name);
+    return unlink_tracked(RT_SHARED_MEMORY, rt__raw_shm_unlink, name);
 }
 
 /* ---- semaphores ---- */
@@ -169,7 +222,8 @@ struct sem_args {
 static int sem_open_existing(const char *name, int oflag, void *ret)
 {
     sem_t **sem = ret;
-    /* sem_open takes no access mode: O_CREAT and O_EXCL only. */
+    /* sem_open takes no access mode: O_CREAT and O_EXCL only (never
+     * O_CREAT here: see probe). */
     *sem = sem_open(name, oflag & (O_CREAT | O_EXCL));
     return *sem == SEM_FAILED ? -1 : 0;
 }
@@ -181,98 +235,114 @@ static void sem_release(void *ret)
     errno = saved;
 }
 
-static int sem_create_plain(const char *name, int oflag, const void *args,
-                            void *ret)
+#ifdef RT_RAW_IPC
+/* Creating a named semaphore, glibc and musl write it under a temporary
+ * name in /dev/shm and link() that into place, so that nobody ever opens
+ * it half made. Killed between the two, the process leaks the temporary
+ * file, under a name no tracker can know. So the wrapper does the same
+ * steps itself, with a temporary name it registers first: a SIGKILL at any
+ * instant leaves nothing the tracker does not know. The semaphore is then
+ * opened with sem_open as any existing one. */
+
+static atomic_uint sem_serial;
+
+/* Creates the file of a new semaphore under a temporary name, that name
+ * registered first. Returns the open descriptor, with the name in RET_NAME
+ * (TMP_NAME_LEN bytes) and the path in RET_PATH (RT_RAW_PATH_MAX), or
+ * -errno. */
+#define TMP_NAME_LEN 64
+static int tmp_create(mode_t mode, char *ret_name, char *ret_path)
+{
+    snprintf(ret_name, TMP_NAME_LEN, "/rt-sem-%ld-%u", (long)getpid(),
+             atomic_fetch_add(&sem_serial, 1));
+    int r = rt__raw_sem_path(ret_name, ret_path, RT_RAW_PATH_MAX);
+    if (r < 0) {
+        return r;
+    }
+    if (rt_register(ret_name, RT_SEMAPHORE) < 0) {
+        return -errno;
+    }
+    int fd = open(ret_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                  mode);
+    if (fd < 0) {
+        int err = errno;
+        (void)rt_unregister(ret_name, RT_SEMAPHORE);
+        return -err;
+    }
+    return fd;
+}
+
+/* Writes a new semaphore of VALUE into the empty file FD. */
+static int sem_fill(int fd, unsigned value)
+{
+    if (ftruncate(fd, sizeof(sem_t)) < 0) {
+        return -errno;
+    }
+    sem_t *sem =
+        mmap(NULL, sizeof(sem_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (sem == MAP_FAILED) {
+        return -errno;
+    }
+    int r = sem_init(sem, 1, value) < 0 ? -errno : 0;
+    (void)munmap(sem, sizeof(sem_t));
+    return r;
+}
+
+/* Writes the semaphore under a temporary name and links it to FINAL. 0 or
+ * -errno; the temporary file is gone and unregistered either way. */
+static int sem_link_new(const char *final, mode_t mode, unsigned value)
+{
+    char tmp_name[TMP_NAME_LEN];
+    char tmp[RT_RAW_PATH_MAX];
+    int fd = tmp_create(mode, tmp_name, tmp);
+    if (fd < 0) {
+        return fd;
+    }
+    int r = sem_fill(fd, value);
+    if (r == 0 && link(tmp, final) < 0) {
+        r = -errno;
+    }
+    (void)close(fd);
+    /* Our own file, made by the O_EXCL open above: FINAL, if linked, keeps
+     * the semaphore. Unlinked before it is unregistered, as any object. */
+    (void)unlink(tmp);
+    (void)rt_unregister(tmp_name, RT_SEMAPHORE);
+    return r;
+}
+
+static int sem_create(const char *name, int oflag, const void *args, void *ret)
+{
+    (void)oflag; /* always O_CREAT | O_EXCL: link(2) never replaces */
+    const struct sem_args *a = args;
+    char final[RT_RAW_PATH_MAX];
+    int r = rt__raw_sem_path(name, final, sizeof(final));
+    if (r == 0) {
+        r = sem_link_new(final, a->mode, a->value);
+    }
+    if (r < 0) {
+        return errno_result(r);
+    }
+    sem_t **sem = ret;
+    *sem = sem_open(name, 0);
+    if (*sem == SEM_FAILED) {
+        /* Ours but unusable (out of memory or mappings): removed, so the
+         * caller's failure leaves nothing; then the registration goes. */
+        int err = errno;
+        (void)rt__raw_sem_unlink(name);
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+#else
+/* Another libc: its sem_open creates (no preload shim runs here). */
+static int sem_create(const char *name, int oflag, const void *args, void *ret)
 {
     const struct sem_args *a = args;
     sem_t **sem = ret;
     *sem = sem_open(name, oflag, a->mode, a->value);
     return *sem == SEM_FAILED ? -1 : 0;
 }
-
-/* Creating a named semaphore, glibc and musl write it under a temporary
- * name in /dev/shm and link() that into place, so that nobody ever opens
- * it half made. Killed between the two, the process leaks the temporary
- * file, under a name no tracker can know. So on Linux the wrapper does the
- * same steps itself, with a temporary name it registers first: a SIGKILL
- * at any instant leaves nothing the tracker does not know. The semaphore is
- * then opened with sem_open as any existing one. Names this does not handle
- * (not "/" and one component) go to sem_open, which says why they fail. */
-#if defined(__linux__) && (defined(__GLIBC__) || defined(RT_MUSL))
-#if defined(__GLIBC__)
-#define SEM_DIR "/dev/shm/sem."
-#else
-#define SEM_DIR "/dev/shm/"
-#endif
-
-static atomic_uint sem_serial;
-
-static int sem_path(char *buf, size_t len, const char *name)
-{
-    int n = snprintf(buf, len, "%s%s", SEM_DIR, name + 1);
-    return n > 0 && (size_t)n < len ? 0 : -1;
-}
-
-/* Writes a new semaphore of VALUE into the file at PATH (O_EXCL). The
- * caller removes the file, whatever happened. */
-static int sem_write(const char *path, mode_t mode, unsigned value)
-{
-    int fd =
-        open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-    if (fd < 0) {
-        return -1;
-    }
-    sem_t *sem = MAP_FAILED;
-    int r = ftruncate(fd, sizeof(sem_t));
-    if (r == 0) {
-        sem = mmap(NULL, sizeof(sem_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-                   0);
-        r = sem == MAP_FAILED ? -1 : sem_init(sem, 1, value);
-    }
-    int err = errno;
-    if (sem != MAP_FAILED) {
-        (void)munmap(sem, sizeof(sem_t));
-    }
-    (void)close(fd);
-    errno = err;
-    return r;
-}
-
-static int sem_create(const char *name, int oflag, const void *args, void *ret)
-{
-    const struct sem_args *a = args;
-    char final[PATH_MAX];
-    if (name[0] != '/' || name[1] == '\0' || strchr(name + 1, '/') != NULL ||
-        sem_path(final, sizeof(final), name) < 0) {
-        return sem_create_plain(name, oflag, args, ret);
-    }
-    char tmp_name[64];
-    char tmp[PATH_MAX];
-    snprintf(tmp_name, sizeof(tmp_name), "/rt-sem-%ld-%u", (long)getpid(),
-             atomic_fetch_add(&sem_serial, 1));
-    if (sem_path(tmp, sizeof(tmp), tmp_name) < 0) {
-        return sem_create_plain(name, oflag, args, ret);
-    }
-    if (rt_register(tmp_name, RT_SEMAPHORE) < 0) {
-        return -1;
-    }
-    int r = sem_write(tmp, a->mode, a->value);
-    if (r == 0) {
-        r = link(tmp, final);
-    }
-    int err = errno;
-    (void)unlink(tmp);
-    (void)rt_unregister(tmp_name, RT_SEMAPHORE);
-    if (r < 0) {
-        errno = err;
-        return -1;
-    }
-    sem_t **sem = ret;
-    *sem = sem_open(name, 0);
-    return *sem == SEM_FAILED ? -1 : 0;
-}
-#else
-#define sem_create sem_create_plain
 #endif
 
 static const struct kind sem_kind = {RT_SEMAPHORE, sem_open_existing,
@@ -300,7 +370,7 @@ sem_t *rt_sem_open(const char *name, int oflag, ...)
 
 int rt_sem_unlink(const char *name)
 {
-    return unlink_tracked(RT_SEMAPHORE, sem_unlink, name);
+    return unlink_tracked(RT_SEMAPHORE, rt__raw_sem_unlink, name);
 }
 
 /* ---- message queues ---- */
@@ -311,11 +381,30 @@ struct mq_args {
     struct mq_attr *attr;
 };
 
+/* Opens (and with O_CREAT creates) NAME: 0 with *MQ set, or -1 with
+ * errno. Through the system call on Linux (rawipc.h). */
+static int mq_do_open(const char *name, int oflag, const struct mq_args *a,
+                      mqd_t *mq)
+{
+#if defined(__linux__)
+    int fd = rt__raw_mq_open(name, oflag, a->mode, a->attr);
+    if (fd < 0) {
+        return errno_result(fd);
+    }
+    *mq = (mqd_t)fd;
+#else
+    *mq = mq_open(name, oflag, a->mode, a->attr);
+    if (*mq == (mqd_t)-1) {
+        return -1;
+    }
+#endif
+    return 0;
+}
+
 static int mq_open_existing(const char *name, int oflag, void *ret)
 {
-    mqd_t *mq = ret;
-    *mq = mq_open(name, oflag);
-    return *mq == (mqd_t)-1 ? -1 : 0;
+    const struct mq_args none = {0, NULL};
+    return mq_do_open(name, oflag, &none, ret);
 }
 
 static void mq_release(void *ret)
@@ -327,10 +416,7 @@ static void mq_release(void *ret)
 
 static int mq_create(const char *name, int oflag, const void *args, void *ret)
 {
-    const struct mq_args *a = args;
-    mqd_t *mq = ret;
-    *mq = mq_open(name, oflag, a->mode, a->attr);
-    return *mq == (mqd_t)-1 ? -1 : 0;
+    return mq_do_open(name, oflag, args, ret);
 }
 
 static const struct kind mq_kind = {RT_MQUEUE, mq_open_existing, mq_create,
@@ -356,6 +442,6 @@ mqd_t rt_mq_open(const char *name, int oflag, ...)
 
 int rt_mq_unlink(const char *name)
 {
-    return unlink_tracked(RT_MQUEUE, mq_unlink, name);
+    return unlink_tracked(RT_MQUEUE, rt__raw_mq_unlink, name);
 }
 #endif
