@@ -33,7 +33,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -272,20 +271,35 @@ static int tmp_create(mode_t mode, char *ret_name, char *ret_path)
     return fd;
 }
 
-/* Writes a new semaphore of VALUE into the empty file FD. */
+/* Writes a new process-shared semaphore of VALUE into the empty file FD
+ * with write(2), as glibc does. Stored through a mapping of the file
+ * instead, it would kill us with SIGBUS when /dev/shm is full; write(2)
+ * says ENOSPC. The bytes of a process-shared semaphore
+ * hold no address (glibc: the value and a futex flag word; musl: the value,
+ * a waiter count and a flag), so one built here works wherever the file is
+ * mapped; the bytes sem_init leaves alone are zero. tests/test-wrappers.c
+ * compares them with sem_open's. */
 static int sem_fill(int fd, unsigned value)
 {
-    if (ftruncate(fd, sizeof(sem_t)) < 0) {
+    sem_t sem;
+    memset(&sem, 0, sizeof(sem));
+    if (sem_init(&sem, 1, value) < 0) {
         return -errno;
     }
-    sem_t *sem =
-        mmap(NULL, sizeof(sem_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (sem == MAP_FAILED) {
-        return -errno;
+    const char *p = (const char *)&sem;
+    size_t left = sizeof(sem);
+    while (left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return n < 0 ? -errno : -EIO;
+        }
+        p += n;
+        left -= (size_t)n;
     }
-    int r = sem_init(sem, 1, value) < 0 ? -errno : 0;
-    (void)munmap(sem, sizeof(sem_t));
-    return r;
+    return 0;
 }
 
 /* Writes the semaphore under a temporary name and links it to FINAL. 0 or
@@ -316,6 +330,9 @@ static int sem_create(const char *name, int oflag, const void *args, void *ret)
     const struct sem_args *a = args;
     char final[RT_RAW_PATH_MAX];
     int r = rt__raw_sem_path(name, final, sizeof(final));
+    if (r == 0 && a->value > SEM_VALUE_MAX) {
+        r = -EINVAL; /* before any file is made, as sem_open */
+    }
     if (r == 0) {
         r = sem_link_new(final, a->mode, a->value);
     }

@@ -2,7 +2,8 @@
 /* The drop-in wrappers: they track what they create and nothing else, so
  * an attaching process never causes someone else's object to be unlinked;
  * the unlink wrappers untrack only what they unlinked. The raw calls under
- * them give what libc's calls give. */
+ * them give what libc's calls give; a semaphore holds what sem_open writes,
+ * and its creation survives a full /dev/shm. */
 #define _GNU_SOURCE
 #include "util.h"
 
@@ -571,6 +572,262 @@ static void raw_calls_do_what_libc_does(void **state)
     }
 }
 
+/* ---- what a semaphore is made of ---- */
+
+/* The file of semaphore NAME: its sem_t bytes. 0 or -1. */
+static int sem_bytes(const char *name, unsigned char *buf)
+{
+    char path[RT_RAW_PATH_MAX];
+    if (rt__raw_sem_path(name, path, sizeof(path)) < 0) {
+        return -1;
+    }
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        return -1;
+    }
+    ssize_t n = read(fd, buf, sizeof(sem_t));
+    close(fd);
+    return n == (ssize_t)sizeof(sem_t) ? 0 : -1;
+}
+
+struct bytes_plan {
+    const char *ours;
+    const char *theirs;
+};
+
+/* Which bytes of a sem_t sem_init writes (the others keep what was there:
+ * musl's sem_open leaves them as its stack was, glibc's zeroes them). */
+static void sem_init_bytes(unsigned char *ret_mask)
+{
+    sem_t zero;
+    sem_t ones;
+    memset(&zero, 0, sizeof(zero));
+    memset(&ones, 0xff, sizeof(ones));
+    sem_init(&zero, 1, 3);
+    sem_init(&ones, 1, 3);
+    for (size_t i = 0; i < sizeof(sem_t); i++) {
+        ret_mask[i] =
+            ((unsigned char *)&zero)[i] == ((unsigned char *)&ones)[i];
+    }
+}
+
+/* Whether A and B agree on every byte sem_init writes, and A is zero in
+ * every other. */
+static int same_semaphore(const unsigned char *a, const unsigned char *b)
+{
+    unsigned char written[sizeof(sem_t)];
+    sem_init_bytes(written);
+    for (size_t i = 0; i < sizeof(sem_t); i++) {
+        if (written[i] ? a[i] != b[i] : a[i] != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A semaphore written by rt_sem_open holds the state sem_open writes, and
+ * works through a second mapping at another address: posted there, taken
+ * through the one sem_open made. */
+static int bytes_host(void *arg, int w)
+{
+    const struct bytes_plan *p = arg;
+    sem_t *ours = rt_sem_open(p->ours, O_CREAT | O_EXCL, 0600, 3);
+    sem_t *theirs = sem_open(p->theirs, O_CREAT | O_EXCL, 0600, 3);
+    RT_CHECK_EQ(w, ours != SEM_FAILED && theirs != SEM_FAILED, 1);
+    if (rt_test_failures > 0) {
+        return rt_test_failures;
+    }
+    unsigned char a[sizeof(sem_t)];
+    unsigned char b[sizeof(sem_t)];
+    RT_CHECK(w, sem_bytes(p->ours, a), 0, 0);
+    RT_CHECK(w, sem_bytes(p->theirs, b), 0, 0);
+    RT_CHECK_EQ(w, same_semaphore(a, b), 1);
+    int value = -1;
+    RT_CHECK(w, sem_getvalue(ours, &value), 0, 0);
+    RT_CHECK_EQ(w, value, 3);
+    char path[RT_RAW_PATH_MAX];
+    RT_CHECK(w, rt__raw_sem_path(p->ours, path, sizeof(path)), 0, 0);
+    int fd = open(path, O_RDWR);
+    sem_t *again =
+        mmap(NULL, sizeof(sem_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    RT_CHECK_EQ(w, again != MAP_FAILED && again != ours, 1);
+    close(fd);
+    for (int i = 0; i < 3; i++) {
+        RT_CHECK(w, sem_trywait(ours), 0, 0);
+    }
+    RT_CHECK(w, sem_trywait(ours), -1, EAGAIN);
+    RT_CHECK(w, sem_post(again), 0, 0);
+    RT_CHECK(w, sem_trywait(ours), 0, 0);
+    munmap(again, sizeof(sem_t));
+    sem_close(ours);
+    sem_close(theirs);
+    RT_CHECK(w, rt_sem_unlink(p->ours), 0, 0);
+    RT_CHECK(w, sem_unlink(p->theirs), 0, 0);
+    return rt_test_failures;
+}
+
+static void semaphore_holds_what_sem_open_writes(void **state)
+{
+    struct rt_test *t = *state;
+    char ours[128];
+    char theirs[128];
+    struct bytes_plan p = {rt_test_name(t, ours, sizeof(ours), "ours"),
+                           rt_test_name(t, theirs, sizeof(theirs), "theirs")};
+    int rfd;
+    pid_t pid = rt_test_fork(t, bytes_host, &p, &rfd);
+    rt_test_expect_clean_exit(t, pid, rfd, 20);
+}
+
+/* ---- a full /dev/shm ---- */
+
+/* Reads a host's report until EOF: its failed checks are printed, and the
+ * pid of its tracker ("pid N") returned (-1 if it said none). */
+static long read_report(int rfd, int *ret_lines)
+{
+    char line[512];
+    long tracker = -1;
+    *ret_lines = 0;
+    while (rt_test_read_line(rfd, line, sizeof(line), 30) >= 0) {
+        if (strncmp(line, "pid ", 4) == 0) {
+            tracker = strtol(line + 4, NULL, 10);
+        } else {
+            print_error("host: %s\n", line);
+            (*ret_lines)++;
+        }
+    }
+    close(rfd);
+    return tracker;
+}
+
+/* Whether a child may have a mount namespace of its own. */
+static int can_unshare_mounts(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        _exit(unshare(CLONE_NEWNS) == 0 ? 0 : 1);
+    }
+    int st = rt_test_wait_pid(pid, 10);
+    return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+struct full_plan {
+    const char *sem;
+    const char *shm;
+    const char *plain;
+    const char *filler; /* its path */
+};
+
+/* Whether /dev/shm holds the file at FILLER and nothing else. */
+static int only_filler(const char *filler)
+{
+    DIR *d = opendir("/dev/shm");
+    if (d == NULL) {
+        return 0;
+    }
+    int others = 0;
+    int found = 0;
+    for (const struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+            continue;
+        }
+        if (strcmp(e->d_name, filler + strlen("/dev/shm/")) == 0) {
+            found = 1;
+        } else {
+            others++;
+        }
+    }
+    closedir(d);
+    return found && others == 0;
+}
+
+/* Fills /dev/shm up: 0 once a write says ENOSPC, else -1. */
+static int fill(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return -1;
+    }
+    static const char block[4096];
+    while (write(fd, block, sizeof(block)) > 0) {
+    }
+    int err = errno;
+    close(fd);
+    return err == ENOSPC ? 0 : -1;
+}
+
+/* In a mount namespace of its own, on a 64 KiB /dev/shm filled up: the
+ * semaphore cannot be written, and rt_sem_open says so (ENOSPC) where a
+ * store through a mapping would have raised SIGBUS; its temporary file is
+ * gone. Shared memory behaves as shm_open's: created, sized (sparse), and
+ * what touching its pages does is the program's business. */
+static int full_host(void *arg, int w)
+{
+    const struct full_plan *p = arg;
+    RT_CHECK(w, unshare(CLONE_NEWNS), 0, 0);
+    RT_CHECK(w, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0, 0);
+    RT_CHECK(w,
+             mount("rt-test", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+                   "size=64k,mode=1777"),
+             0, 0);
+    if (rt_test_failures > 0) {
+        return rt_test_failures;
+    }
+    RT_CHECK(w, fill(p->filler), 0, 0);
+    errno = 0;
+    sem_t *s = rt_sem_open(p->sem, O_CREAT | O_EXCL, 0600, 1);
+    int err = errno;
+    RT_CHECK_EQ(w, s == SEM_FAILED, 1);
+    RT_CHECK_EQ(w, err, ENOSPC);
+    RT_CHECK_EQ(w, only_filler(p->filler), 1);
+    int plain = shm_open(p->plain, O_CREAT | O_EXCL | O_RDWR, 0600);
+    int ours = rt_shm_open(p->shm, O_CREAT | O_EXCL | O_RDWR, 0600);
+    RT_CHECK_EQ(w, plain >= 0 && ours >= 0, 1);
+    RT_CHECK(w, ftruncate(plain, 1 << 20), 0, 0);
+    RT_CHECK(w, ftruncate(ours, 1 << 20), 0, 0);
+    close(plain);
+    close(ours);
+    RT_CHECK(w, shm_unlink(p->plain), 0, 0);
+    RT_CHECK(w, rt_shm_unlink(p->shm), 0, 0);
+    RT_CHECK_EQ(w, only_filler(p->filler), 1);
+    proc_say(w, "pid %ld", (long)rt_tracker_pid());
+    return rt_test_failures;
+}
+
+static void sem_open_on_full_dev_shm_says_enospc(void **state)
+{
+    struct rt_test *t = *state;
+    if (geteuid() != 0 || !can_unshare_mounts()) {
+        skip(); /* mounting a tmpfs takes CAP_SYS_ADMIN */
+    }
+    char sem[128];
+    char shm[128];
+    char plain[128];
+    char filler[160];
+    snprintf(filler, sizeof(filler), "/dev/shm%s-filler", t->prefix);
+    struct full_plan p = {rt_test_name(t, sem, sizeof(sem), "sem"),
+                          rt_test_name(t, shm, sizeof(shm), "shm"),
+                          rt_test_name(t, plain, sizeof(plain), "plain"),
+                          filler};
+    int rfd;
+    pid_t pid = rt_test_fork(t, full_host, &p, &rfd);
+    int failed;
+    long tracker = read_report(rfd, &failed);
+    int st = rt_test_wait_pid(pid, 20);
+    assert_int_equal(failed, 0);
+    assert_true(st != -1 && WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    /* Its tracker ends clean (0): every registration was withdrawn, the
+     * temporary name's included. */
+    assert_true(tracker > 0);
+    rt_test_track(t, (pid_t)tracker);
+    st = rt_test_wait_pid((pid_t)tracker, 30);
+    assert_true(st != -1 && WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_string_equal(rt_test_stderr(t), "");
+    /* That /dev/shm was the namespace's: ours holds nothing of the test. */
+    assert_int_equal(rt_test_count_prefix(t->prefix), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -580,6 +837,8 @@ int main(void)
         RT_TEST(excl_on_existing_touches_nothing),
         RT_TEST(failed_unlink_keeps_the_registration),
         RT_TEST(raw_calls_do_what_libc_does),
+        RT_TEST(semaphore_holds_what_sem_open_writes),
+        RT_TEST(sem_open_on_full_dev_shm_says_enospc),
     };
     return RT_RUN(tests);
 }
