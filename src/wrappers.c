@@ -31,10 +31,19 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#if defined(__has_include)
+#if __has_include(<sys/random.h>)
+#include <sys/random.h>
+#define HAVE_GETRANDOM 1
+#endif
+#endif
 
 #include "rawipc.h"
 
@@ -243,32 +252,86 @@ static void sem_release(void *ret)
  * instant leaves nothing the tracker does not know. The semaphore is then
  * opened with sem_open as any existing one. */
 
-static atomic_uint sem_serial;
+/* "/rt-tmp-" and 16 hex digits: 64 bits nobody can guess, so that no file
+ * planted in /dev/shm (another user, another PID namespace sharing it) can
+ * make a creation fail, and a name collision is the rare case of a retry. */
+#define TMP_NAME_LEN 32
+/* Temporary names tried before giving up with EAGAIN (glibc tries 50). */
+#define TMP_TRIES 16
 
-/* Creates the file of a new semaphore under a temporary name, that name
- * registered first. Returns the open descriptor, with the name in RET_NAME
- * (TMP_NAME_LEN bytes) and the path in RET_PATH (RT_RAW_PATH_MAX), or
- * -errno. */
-#define TMP_NAME_LEN 64
+/* A 64-bit mixer (splitmix64's finaliser): every input bit moves about
+ * half of the output bits. */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= UINT64_C(0xbf58476d1ce4e5b9);
+    x ^= x >> 27;
+    x *= UINT64_C(0x94d049bb133111eb);
+    return x ^ (x >> 31);
+}
+
+/* 64 unpredictable bits: getrandom(2) where the system has it (without
+ * blocking: never wait for entropy at boot), else a mix of what another
+ * process cannot read: both clocks to the nanosecond, our pid, a counter
+ * and addresses placed by ASLR. */
+static uint64_t tmp_bits(void)
+{
+    static atomic_uint serial;
+    uint64_t bits = 0;
+#ifdef HAVE_GETRANDOM
+    if (getrandom(&bits, sizeof(bits), GRND_NONBLOCK) ==
+        (ssize_t)sizeof(bits)) {
+        return bits;
+    }
+#endif
+    struct timespec mono = {0, 0};
+    struct timespec real = {0, 0};
+    (void)clock_gettime(CLOCK_MONOTONIC, &mono);
+    (void)clock_gettime(CLOCK_REALTIME, &real);
+    bits = mix64((uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec);
+    bits = mix64(
+        bits ^ ((uint64_t)real.tv_sec * 1000000000u + (uint64_t)real.tv_nsec));
+    bits =
+        mix64(bits ^ ((uint64_t)getpid() << 32) ^ atomic_fetch_add(&serial, 1));
+    bits = mix64(bits ^ (uint64_t)(uintptr_t)&bits);
+    return mix64(bits ^ (uint64_t)(uintptr_t)&serial);
+}
+
+/* Creates the file of a new semaphore under a fresh temporary name, that
+ * name registered first. Returns the open descriptor, with the name in
+ * RET_NAME (TMP_NAME_LEN bytes) and the path in RET_PATH
+ * (RT_RAW_PATH_MAX), or -errno. A name found taken belongs to someone
+ * else: never removed, never kept registered; another is tried. */
 static int tmp_create(mode_t mode, char *ret_name, char *ret_path)
 {
-    snprintf(ret_name, TMP_NAME_LEN, "/rt-sem-%ld-%u", (long)getpid(),
-             atomic_fetch_add(&sem_serial, 1));
-    int r = rt__raw_sem_path(ret_name, ret_path, RT_RAW_PATH_MAX);
-    if (r < 0) {
-        return r;
-    }
-    if (rt_register(ret_name, RT_SEMAPHORE) < 0) {
-        return -errno;
-    }
-    int fd = open(ret_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                  mode);
-    if (fd < 0) {
+#ifdef RT_MUSL
+    mode &= 0666; /* as musl's sem_open */
+#endif
+    for (int tries = 0; tries < TMP_TRIES; tries++) {
+        snprintf(ret_name, TMP_NAME_LEN, "/rt-tmp-%016llx",
+                 (unsigned long long)tmp_bits());
+        int r = rt__raw_sem_path(ret_name, ret_path, RT_RAW_PATH_MAX);
+        if (r < 0) {
+            return r;
+        }
+        struct stat st;
+        if (lstat(ret_path, &st) == 0) {
+            continue; /* taken: not even registered */
+        }
+        if (rt_register(ret_name, RT_SEMAPHORE) < 0) {
+            return -errno;
+        }
+        int fd = open(ret_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        if (fd >= 0) {
+            return fd;
+        }
         int err = errno;
         (void)rt_unregister(ret_name, RT_SEMAPHORE);
-        return -err;
+        if (err != EEXIST) {
+            return -err;
+        }
     }
-    return fd;
+    return -EAGAIN;
 }
 
 /* Writes a new process-shared semaphore of VALUE into the empty file FD

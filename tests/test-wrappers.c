@@ -3,7 +3,7 @@
  * an attaching process never causes someone else's object to be unlinked;
  * the unlink wrappers untrack only what they unlinked. The raw calls under
  * them give what libc's calls give; a semaphore holds what sem_open writes,
- * and its creation survives a full /dev/shm. */
+ * and its creation survives a full /dev/shm and files planted there. */
 #define _GNU_SOURCE
 #include "util.h"
 
@@ -828,6 +828,107 @@ static void sem_open_on_full_dev_shm_says_enospc(void **state)
     assert_int_equal(rt_test_count_prefix(t->prefix), 0);
 }
 
+/* ---- files planted where temporary names go ---- */
+
+#define DECOYS 4
+
+/* Temporary names of the old scheme, "/rt-sem-PID-N", which anybody could
+ * predict. */
+static void old_scheme_name(pid_t pid, int i, char *buf, size_t len)
+{
+    snprintf(buf, len, "/rt-sem-%ld-%d", (long)pid, i);
+}
+
+/* Plants a decoy at the file of semaphore NAME, holding MARK. 0 or -1. */
+static int plant(const char *name, const char *mark)
+{
+    char path[RT_RAW_PATH_MAX];
+    if (rt__raw_sem_path(name, path, sizeof(path)) < 0) {
+        return -1;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return -1;
+    }
+    ssize_t n = write(fd, mark, strlen(mark));
+    close(fd);
+    return n == (ssize_t)strlen(mark) ? 0 : -1;
+}
+
+/* Whether the decoy at NAME still holds MARK and only MARK. */
+static int intact(const char *name, const char *mark)
+{
+    char path[RT_RAW_PATH_MAX];
+    char buf[64];
+    if (rt__raw_sem_path(name, path, sizeof(path)) < 0) {
+        return 0;
+    }
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        return 0;
+    }
+    ssize_t n = read(fd, buf, sizeof(buf));
+    close(fd);
+    return n == (ssize_t)strlen(mark) && memcmp(buf, mark, (size_t)n) == 0;
+}
+
+/* /dev/shm entries named like this code's temporary files. */
+static int count_tmp_files(void)
+{
+    return proc_scan_prefix("/dev/shm", "rt-tmp-", 1, 0);
+}
+
+/* Decoys at the names the old code would have used first: rt_sem_open
+ * creates all the same, and leaves them as they were. */
+static int decoy_host(void *arg, int w)
+{
+    const char *sem = arg;
+    char name[64];
+    for (int i = 0; i < DECOYS; i++) {
+        old_scheme_name(getpid(), i, name, sizeof(name));
+        RT_CHECK(w, plant(name, "not yours"), 0, 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        sem_t *s = rt_sem_open(sem, O_CREAT | O_EXCL, 0600, 1);
+        RT_CHECK_EQ(w, s != SEM_FAILED, 1);
+        if (s != SEM_FAILED) {
+            sem_close(s);
+        }
+        RT_CHECK_EQ(w, count_tmp_files(), 0);
+        RT_CHECK(w, rt_sem_unlink(sem), 0, 0);
+    }
+    for (int i = 0; i < DECOYS; i++) {
+        old_scheme_name(getpid(), i, name, sizeof(name));
+        RT_CHECK_EQ(w, intact(name, "not yours"), 1);
+    }
+    return rt_test_failures;
+}
+
+static void planted_files_neither_block_nor_vanish(void **state)
+{
+    struct rt_test *t = *state;
+    char sem[128];
+    rt_test_name(t, sem, sizeof(sem), "sem");
+    int rfd;
+    pid_t pid = rt_test_fork(t, decoy_host, sem, &rfd);
+    int failed;
+    (void)read_report(rfd, &failed);
+    int st = rt_test_wait_pid(pid, 20);
+    /* The decoys are outside the prefix: removed here, before asserting. */
+    char name[64];
+    char path[RT_RAW_PATH_MAX];
+    int left = 0;
+    for (int i = 0; i < DECOYS; i++) {
+        old_scheme_name(pid, i, name, sizeof(name));
+        assert_int_equal(rt__raw_sem_path(name, path, sizeof(path)), 0);
+        left += unlink(path) == 0;
+    }
+    assert_int_equal(failed, 0);
+    assert_true(st != -1 && WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(left, DECOYS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -839,6 +940,7 @@ int main(void)
         RT_TEST(raw_calls_do_what_libc_does),
         RT_TEST(semaphore_holds_what_sem_open_writes),
         RT_TEST(sem_open_on_full_dev_shm_says_enospc),
+        RT_TEST(planted_files_neither_block_nor_vanish),
     };
     return RT_RUN(tests);
 }
