@@ -81,8 +81,8 @@ IMG_OBJS  := $(addprefix $(IMG)/,$(addsuffix .o,tracker-main $(TRACKER_SRCS) err
 
 TEST_NAMES := test-wire test-registry test-fdio test-args test-cleanup test-signals \
               test-fork test-hygiene test-inherit test-garbage \
-              test-concurrency test-types test-wrappers test-spawn \
-              test-cpython test-pressure
+              test-concurrency test-types test-wrappers test-wrappers2 \
+              test-spawn test-cpython test-pressure
 
 
 TEST_BINS  := $(addprefix $(BUILD)/tests/,$(TEST_NAMES))
@@ -225,7 +225,12 @@ $(BUILD)/tests/%.o: tests/%.c $(FLAGS_FILE) | cmocka
 TEST_COMMON := $(BUILD)/tests/util.o $(BUILD)/tests/proc.o
 $(BUILD)/tests/test-%: $(BUILD)/tests/test-%.o $(TEST_COMMON) $(LIB_A)
 	$(call say,CC,$@)
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(TEST_COMMON) $(LIB_A) $(CMOCKA_LIBS) $(LIBS)
+	$(Q)$(CC) $(LDFLAGS_ALL) $(TEST_WRAP) -o $@ $< $(TEST_COMMON) $(LIB_A) $(CMOCKA_LIBS) $(LIBS)
+
+# test-wrappers2 watches the library from inside: the identity hook and
+# getrandom(2) are sent to the test's own functions at link time.
+$(BUILD)/tests/test-wrappers2: TEST_WRAP := -Wl,--wrap=rt__client_identify \
+    -Wl,--wrap=getrandom
 
 $(BUILD)/tests/child: $(BUILD)/tests/child.o $(LIB_A)
 	$(call say,CC,$@)

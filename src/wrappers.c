@@ -22,7 +22,10 @@
  * to unlink: objects are created and removed through rawipc.h, so a shim
  * that sends shm_open, sem_open, mq_open and the unlinks to these wrappers
  * never sees them called back (no recursion, nothing tracked twice). Only
- * sem_open(NAME, 0) remains, to map a semaphore that exists. */
+ * sem_open(NAME, 0) remains, to map a semaphore that exists.
+ *
+ * The identity (device, inode) of each object created is handed to
+ * rt__client_identify right after its creation, and of nothing else. */
 #include "resourcetracker.h"
 
 #include <errno.h>
@@ -45,21 +48,41 @@
 #endif
 #endif
 
+#include "client.h"
 #include "rawipc.h"
 
 /* How often to retry when the object keeps appearing and vanishing between
  * our open and our create (another process creating and unlinking it). */
 #define RACE_RETRIES 64
 
+/* The device and inode of an object just created; KNOWN is 0 where they
+ * could not be read. */
+struct ident {
+    dev_t dev;
+    ino_t ino;
+    int known;
+};
+
 /* One kind of object: how to open one that exists, how to create one
- * exclusively, how to give back what an open got. */
+ * exclusively (and say what it created), how to give back what an open
+ * got. */
 struct kind {
     const char *rtype;
     /* 0 with *ret set, or -1 with errno. */
     int (*open_existing)(const char *name, int oflag, void *ret);
-    int (*create)(const char *name, int oflag, const void *args, void *ret);
+    int (*create)(const char *name, int oflag, const void *args, void *ret,
+                  struct ident *ret_id);
     void (*release)(void *ret);
 };
+
+/* Reads the identity of the object open on FD into *ID. */
+static void ident_of(int fd, struct ident *id)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0) {
+        *id = (struct ident){st.st_dev, st.st_ino, 1};
+    }
+}
 
 /* The calls that create and remove return -errno (rawipc.h); the kinds'
  * functions return -1 with errno. */
@@ -101,7 +124,12 @@ static int create_registered(const struct kind *k, const char *name, int oflag,
     if (rt_register(name, k->rtype) < 0) {
         return -1;
     }
-    if (k->create(name, oflag | O_EXCL, args, ret) == 0) {
+    struct ident id = {0, 0, 0};
+    if (k->create(name, oflag | O_EXCL, args, ret, &id) == 0) {
+        if (id.known) {
+            /* Best effort by design: the object is made either way. */
+            (void)rt__client_identify(name, k->rtype, id.dev, id.ino);
+        }
         return 0;
     }
     int err = errno;
@@ -193,12 +221,14 @@ static void shm_release(void *ret)
     errno = saved;
 }
 
-static int shm_create(const char *name, int oflag, const void *args, void *ret)
+static int shm_create(const char *name, int oflag, const void *args, void *ret,
+                      struct ident *ret_id)
 {
     int fd = rt__raw_shm_open(name, oflag, *(const mode_t *)args);
     if (fd < 0) {
         return errno_result(fd);
     }
+    ident_of(fd, ret_id);
     *(int *)ret = fd;
     return 0;
 }
@@ -335,14 +365,14 @@ static int tmp_create(mode_t mode, char *ret_name, char *ret_path)
 }
 
 /* Writes a new process-shared semaphore of VALUE into the empty file FD
- * with write(2), as glibc does. Stored through a mapping of the file
- * instead, it would kill us with SIGBUS when /dev/shm is full; write(2)
- * says ENOSPC. The bytes of a process-shared semaphore
+ * with write(2), as glibc does, and reads its identity. Stored through a
+ * mapping of the file instead, it would kill us with SIGBUS when /dev/shm
+ * is full; write(2) says ENOSPC. The bytes of a process-shared semaphore
  * hold no address (glibc: the value and a futex flag word; musl: the value,
  * a waiter count and a flag), so one built here works wherever the file is
  * mapped; the bytes sem_init leaves alone are zero. tests/test-wrappers.c
  * compares them with sem_open's. */
-static int sem_fill(int fd, unsigned value)
+static int sem_fill(int fd, unsigned value, struct ident *ret_id)
 {
     sem_t sem;
     memset(&sem, 0, sizeof(sem));
@@ -362,12 +392,18 @@ static int sem_fill(int fd, unsigned value)
         p += n;
         left -= (size_t)n;
     }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        return -errno;
+    }
+    *ret_id = (struct ident){st.st_dev, st.st_ino, 1};
     return 0;
 }
 
 /* Writes the semaphore under a temporary name and links it to FINAL. 0 or
  * -errno; the temporary file is gone and unregistered either way. */
-static int sem_link_new(const char *final, mode_t mode, unsigned value)
+static int sem_link_new(const char *final, mode_t mode, unsigned value,
+                        struct ident *ret_id)
 {
     char tmp_name[TMP_NAME_LEN];
     char tmp[RT_RAW_PATH_MAX];
@@ -375,7 +411,7 @@ static int sem_link_new(const char *final, mode_t mode, unsigned value)
     if (fd < 0) {
         return fd;
     }
-    int r = sem_fill(fd, value);
+    int r = sem_fill(fd, value, ret_id);
     if (r == 0 && link(tmp, final) < 0) {
         r = -errno;
     }
@@ -387,7 +423,8 @@ static int sem_link_new(const char *final, mode_t mode, unsigned value)
     return r;
 }
 
-static int sem_create(const char *name, int oflag, const void *args, void *ret)
+static int sem_create(const char *name, int oflag, const void *args, void *ret,
+                      struct ident *ret_id)
 {
     (void)oflag; /* always O_CREAT | O_EXCL: link(2) never replaces */
     const struct sem_args *a = args;
@@ -397,7 +434,7 @@ static int sem_create(const char *name, int oflag, const void *args, void *ret)
         r = -EINVAL; /* before any file is made, as sem_open */
     }
     if (r == 0) {
-        r = sem_link_new(final, a->mode, a->value);
+        r = sem_link_new(final, a->mode, a->value, ret_id);
     }
     if (r < 0) {
         return errno_result(r);
@@ -415,9 +452,12 @@ static int sem_create(const char *name, int oflag, const void *args, void *ret)
     return 0;
 }
 #else
-/* Another libc: its sem_open creates (no preload shim runs here). */
-static int sem_create(const char *name, int oflag, const void *args, void *ret)
+/* Another libc: its sem_open creates (no preload shim runs here), and the
+ * identity is not known. */
+static int sem_create(const char *name, int oflag, const void *args, void *ret,
+                      struct ident *ret_id)
 {
+    (void)ret_id;
     const struct sem_args *a = args;
     sem_t **sem = ret;
     *sem = sem_open(name, oflag, a->mode, a->value);
@@ -494,9 +534,19 @@ static void mq_release(void *ret)
     errno = saved;
 }
 
-static int mq_create(const char *name, int oflag, const void *args, void *ret)
+static int mq_create(const char *name, int oflag, const void *args, void *ret,
+                     struct ident *ret_id)
 {
-    return mq_do_open(name, oflag, args, ret);
+    if (mq_do_open(name, oflag, args, ret) < 0) {
+        return -1;
+    }
+#if defined(__linux__)
+    /* A message queue descriptor is a file of the mqueue file system. */
+    ident_of((int)*(mqd_t *)ret, ret_id);
+#else
+    (void)ret_id;
+#endif
+    return 0;
 }
 
 static const struct kind mq_kind = {RT_MQUEUE, mq_open_existing, mq_create,
