@@ -59,9 +59,9 @@ $(shell mkdir -p $(BUILD) && [ "$$(cat $(FLAGS_FILE) 2>/dev/null)" = '$(FLAGS_NO
 
 # Modules of the tracker process (also linked into the library, for the fork
 # path), and modules of the client side only.
-TRACKER_SRCS := tracker wire registry slab rtypes rmtree alive fdio diag \
+TRACKER_SRCS := tracker wire registry slab rtypes rawipc rmtree alive fdio diag \
                 ledger journal recorder statedir ctl cleanup objects \
-                guardian sweep idset procscan pathres rawipc
+                guardian sweep idset procscan pathres
 CLIENT_SRCS  := client inherit launch wrappers
 
 OBJ  := $(BUILD)/obj
@@ -83,8 +83,8 @@ IMG_OBJS  := $(addprefix $(IMG)/,$(addsuffix .o,tracker-main $(TRACKER_SRCS) err
 
 TEST_NAMES := test-wire test-registry test-fdio test-args test-cleanup test-signals \
               test-fork test-hygiene test-inherit test-garbage \
-              test-concurrency test-types test-wrappers test-spawn \
-              test-cpython test-pressure test-procscan
+              test-concurrency test-types test-wrappers test-wrappers2 \
+              test-spawn test-cpython test-pressure test-procscan
 
 
 TEST_BINS  := $(addprefix $(BUILD)/tests/,$(TEST_NAMES))
@@ -268,7 +268,12 @@ $(BUILD)/tests/%.o: tests/%.c $(FLAGS_FILE) | cmocka
 TEST_COMMON := $(BUILD)/tests/util.o $(BUILD)/tests/proc.o
 $(BUILD)/tests/test-%: $(BUILD)/tests/test-%.o $(TEST_COMMON) $(LIB_A)
 	$(call say,CC,$@)
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(TEST_COMMON) $(LIB_A) $(CMOCKA_LIBS) $(LIBS)
+	$(Q)$(CC) $(LDFLAGS_ALL) $(TEST_WRAP) -o $@ $< $(TEST_COMMON) $(LIB_A) $(CMOCKA_LIBS) $(LIBS)
+
+# test-wrappers2 watches the library from inside: the identity hook and
+# getrandom(2) are sent to the test's own functions at link time.
+$(BUILD)/tests/test-wrappers2: TEST_WRAP := -Wl,--wrap=rt__client_identify \
+    -Wl,--wrap=getrandom
 
 $(BUILD)/tests/child: $(BUILD)/tests/child.o $(LIB_A)
 	$(call say,CC,$@)

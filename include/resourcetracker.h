@@ -252,14 +252,34 @@ RT_EXPORT int rt_define_type(const char *rtype,
  * tracker's own unlink finds nothing (or a newer object of that name, which
  * it removes).
  *
+ * rt_sem_open creates a semaphore as glibc and musl do, writing it into a
+ * file under a temporary name and linking that into place, but registers
+ * the temporary name first: a SIGKILL between the two steps leaves no file
+ * behind. The temporary name ("/rt-tmp-" and 16 random hex digits) cannot
+ * be predicted; one found taken is left alone and another drawn.
+ *
+ * Names follow the rules of the libc the library was built for (glibc,
+ * musl), with the same errors. With glibc and musl on Linux the wrappers
+ * never call shm_open, sem_open with O_CREAT, mq_open or the unlink
+ * functions: they create and remove objects with the system calls those
+ * functions make, so a program that interposes those symbols (a preload
+ * shim sending them to these wrappers) is not called back.
+ *
  * RETURN VALUE
  *   As the POSIX calls, and EINVAL for a NULL name (where the POSIX calls
  *   may crash). The open wrappers also fail, creating nothing, when the
  *   name cannot be registered (see rt_register: ENAMETOOLONG, or the errno
  *   of a tracker that could not be started), and with EAGAIN if another
- *   process keeps creating and removing the name while they try. The unlink
- * wrappers return 0 once the object is unlinked, even if the tracker could not
- * be told (it then reports the name as already gone at shutdown).
+ *   process keeps creating and removing the name while they try.
+ *   rt_sem_open fails with ENOSPC when /dev/shm has no room for the
+ *   semaphore (never SIGBUS), and with EAGAIN if 16 temporary names in a
+ *   row were taken. The unlink wrappers return 0 once the object is
+ *   unlinked, even if the tracker could not be told (it then reports the
+ *   name as already gone at shutdown).
+ *
+ * NOTES
+ *   The wrappers are not cancellation points, as shm_open and sem_open
+ *   are not (cancellation is disabled while they run).
  */
 RT_EXPORT int rt_shm_open(const char *name, int oflag, mode_t mode);
 RT_EXPORT int rt_shm_unlink(const char *name);

@@ -4,14 +4,11 @@
 #include "rtypes.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <mqueue.h>
-#include <semaphore.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
+#include "rawipc.h"
 #include "rmtree.h"
 
 static int cleanup_noop(const char *name)
@@ -20,15 +17,42 @@ static int cleanup_noop(const char *name)
     return 0;
 }
 
+/* The POSIX objects are removed by the raw calls, never by the libc
+ * functions a preload shim may interpose in the tracker's host (on the fork
+ * path the tracker is a copy of it). The table wants 0 or -1 with errno. */
+static int errno_result(int r)
+{
+    if (r < 0) {
+        errno = -r;
+        return -1;
+    }
+    return 0;
+}
+
+static int cleanup_sem(const char *name)
+{
+    return errno_result(rt__raw_sem_unlink(name));
+}
+
+static int cleanup_shm(const char *name)
+{
+    return errno_result(rt__raw_shm_unlink(name));
+}
+
+static int cleanup_mq(const char *name)
+{
+    return errno_result(rt__raw_mq_unlink(name));
+}
+
 /* The built-ins come first, in the order the tracker cleans them up: files
  * before folders, so that a registered file inside a registered folder is
  * unlinked by its own entry, not swept away (and then missed) by the
  * folder's. */
 static struct rt_rtype types[RT_RTYPES_MAX] = {
     {"noop", 4, cleanup_noop, RT_RTYPE_PROBE_ONLY},
-    {"semaphore", 9, sem_unlink, 0},
-    {"shared_memory", 13, shm_unlink, 0},
-    {"mqueue", 6, mq_unlink, 0},
+    {"semaphore", 9, cleanup_sem, 0},
+    {"shared_memory", 13, cleanup_shm, 0},
+    {"mqueue", 6, cleanup_mq, 0},
     {"file", 4, unlink, RT_RTYPE_ABSPATH},
     {"folder", 6, rt__rmtree, RT_RTYPE_ABSPATH},
 };
