@@ -150,10 +150,11 @@ int rt__raw_sem_unlink(const char *name)
     return unlink_name(name, SEM_PREFIX);
 }
 
-int rt__raw_sem_path(const char *name, char *buf, size_t len)
+static int object_path(const char *name, const char *prefix, char *buf,
+                       size_t len)
 {
     char path[RT_RAW_PATH_MAX];
-    int r = map_name(name, SEM_PREFIX, path);
+    int r = map_name(name, prefix, path);
     if (r < 0) {
         return r;
     }
@@ -163,6 +164,16 @@ int rt__raw_sem_path(const char *name, char *buf, size_t len)
     }
     memcpy(buf, path, n);
     return 0;
+}
+
+int rt__raw_sem_path(const char *name, char *buf, size_t len)
+{
+    return object_path(name, SEM_PREFIX, buf, len);
+}
+
+int rt__raw_shm_path(const char *name, char *buf, size_t len)
+{
+    return object_path(name, "", buf, len);
 }
 
 #else /* !RT_RAW_IPC: libc's own calls; no preload shim runs here. */
@@ -187,6 +198,14 @@ int rt__raw_sem_unlink(const char *name)
 }
 
 int rt__raw_sem_path(const char *name, char *buf, size_t len)
+{
+    (void)name;
+    (void)buf;
+    (void)len;
+    return -ENOSYS;
+}
+
+int rt__raw_shm_path(const char *name, char *buf, size_t len)
 {
     (void)name;
     (void)buf;

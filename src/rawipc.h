@@ -40,6 +40,9 @@ int rt__raw_sem_unlink(const char *name);
  * -ENAMETOOLONG when LEN is too short (RT_RAW_PATH_MAX never is). */
 int rt__raw_sem_path(const char *name, char *buf, size_t len);
 
+/* The file of shared-memory object NAME ("/dev/shm/NAME"), likewise. */
+int rt__raw_shm_path(const char *name, char *buf, size_t len);
+
 #if defined(__linux__)
 struct mq_attr;
 
