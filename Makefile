@@ -59,7 +59,7 @@ $(shell mkdir -p $(BUILD) && [ "$$(cat $(FLAGS_FILE) 2>/dev/null)" = '$(FLAGS_NO
 
 # Modules of the tracker process (also linked into the library, for the fork
 # path), and modules of the client side only.
-TRACKER_SRCS := tracker wire registry slab rtypes rmtree alive fdio diag
+TRACKER_SRCS := tracker wire registry slab rtypes rmtree pathres alive fdio diag
 CLIENT_SRCS  := client inherit launch wrappers
 
 OBJ  := $(BUILD)/obj
