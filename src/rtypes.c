@@ -12,12 +12,53 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fdio.h"
+#include "pathres.h"
 #include "rmtree.h"
 
 static int cleanup_noop(const char *name)
 {
     (void)name;
     return 0;
+}
+
+/* Runs REMOVAL on the last component of the absolute path NAME, in its
+ * folder opened without following a link anywhere along the path: a
+ * component swapped for a link after registration is ELOOP, never a way
+ * out. "/" and paths that are not normalised ("//", ".", "..", a trailing
+ * slash) are EINVAL. Returns 0, or -1 with errno. AS-safe. */
+static int cleanup_path(const char *name, int (*removal)(int, const char *))
+{
+    size_t len = strlen(name);
+    if (!rt__path_valid(name, len)) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t base = 0;
+    int dirfd = rt__path_open_parent(name, len, &base);
+    if (dirfd < 0) {
+        errno = -dirfd;
+        return -1;
+    }
+    int r = removal(dirfd, name + base);
+    rt__fd_close(dirfd);
+    if (r < 0) {
+        errno = -r;
+        return -1;
+    }
+    return 0;
+}
+
+/* Unlinks a file or a link; a folder is EISDIR, a mount point EBUSY. */
+static int cleanup_file(const char *name)
+{
+    return cleanup_path(name, rt__path_unlink_file);
+}
+
+/* Removes a tree (see rmtree.h); a mount point is EBUSY. */
+static int cleanup_folder(const char *name)
+{
+    return cleanup_path(name, rt__rmtree_at);
 }
 
 /* The built-ins come first, in the order the tracker cleans them up: files
@@ -29,8 +70,8 @@ static struct rt_rtype types[RT_RTYPES_MAX] = {
     {"semaphore", 9, sem_unlink, 0},
     {"shared_memory", 13, shm_unlink, 0},
     {"mqueue", 6, mq_unlink, 0},
-    {"file", 4, unlink, RT_RTYPE_ABSPATH},
-    {"folder", 6, rt__rmtree, RT_RTYPE_ABSPATH},
+    {"file", 4, cleanup_file, RT_RTYPE_ABSPATH},
+    {"folder", 6, cleanup_folder, RT_RTYPE_ABSPATH},
 };
 #define BUILTINS 6
 
