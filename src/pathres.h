@@ -25,7 +25,9 @@ int rt__path_valid(const char *path, size_t len);
 int rt__path_open_parent(const char *path, size_t len, size_t *ret_base);
 
 /* Whether NAME in the folder DIRFD is a mount point (a bind mount of the
- * same file system included), not following a link: 1, 0, or -errno. */
+ * same file system included), not following a link: 1, 0, or -errno.
+ * How it is told on each kernel, and when it cannot be (EOPNOTSUPP): see
+ * the mount point section of pathres.c. */
 int rt__path_is_mount(int dirfd, const char *name);
 
 /* Whether the open file FD, reached through the folder DIRFD, is the root
