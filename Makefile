@@ -59,9 +59,9 @@ $(shell mkdir -p $(BUILD) && [ "$$(cat $(FLAGS_FILE) 2>/dev/null)" = '$(FLAGS_NO
 
 # Modules of the tracker process (also linked into the library, for the fork
 # path), and modules of the client side only.
-TRACKER_SRCS := tracker wire registry slab rtypes rawipc rmtree alive fdio diag \
-                ledger journal recorder statedir ctl cleanup objects \
-                guardian sweep idset procscan pathres
+TRACKER_SRCS := tracker wire registry slab rtypes rawipc rmtree pathres alive \
+                fdio diag ledger journal recorder statedir ctl cleanup \
+                objects guardian sweep idset procscan
 CLIENT_SRCS  := client inherit launch wrappers
 
 OBJ  := $(BUILD)/obj
@@ -84,7 +84,7 @@ IMG_OBJS  := $(addprefix $(IMG)/,$(addsuffix .o,tracker-main $(TRACKER_SRCS) err
 TEST_NAMES := test-wire test-registry test-fdio test-args test-cleanup test-signals \
               test-fork test-hygiene test-inherit test-garbage \
               test-concurrency test-types test-wrappers test-wrappers2 \
-              test-spawn test-cpython test-pressure test-procscan
+              test-spawn test-cpython test-pressure test-procscan test-paths
 
 
 TEST_BINS  := $(addprefix $(BUILD)/tests/,$(TEST_NAMES))

@@ -8,7 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
+<<<<<<< HEAD
 #include "rawipc.h"
+=======
+#include "fdio.h"
+#include "pathres.h"
+>>>>>>> paths
 #include "rmtree.h"
 
 static int cleanup_noop(const char *name)
@@ -44,6 +49,41 @@ static int cleanup_mq(const char *name)
     return errno_result(rt__raw_mq_unlink(name));
 }
 
+/* Runs REMOVAL on the last component of the absolute path NAME, in its
+ * folder opened without following a link anywhere along the path: a
+ * component swapped for a link after registration is ELOOP, never a way
+ * out. "/" and paths that are not normalised ("//", ".", "..", a trailing
+ * slash) are EINVAL. Returns 0, or -1 with errno. AS-safe. */
+static int cleanup_path(const char *name, int (*removal)(int, const char *))
+{
+    size_t len = strlen(name);
+    if (!rt__path_valid(name, len)) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t base = 0;
+    int dirfd = rt__path_open_parent(name, len, &base);
+    if (dirfd < 0) {
+        errno = -dirfd;
+        return -1;
+    }
+    int r = removal(dirfd, name + base);
+    rt__fd_close(dirfd);
+    return errno_result(r);
+}
+
+/* Unlinks a file or a link; a folder is EISDIR, a mount point EBUSY. */
+static int cleanup_file(const char *name)
+{
+    return cleanup_path(name, rt__path_unlink_file);
+}
+
+/* Removes a tree (see rmtree.h); a mount point is EBUSY. */
+static int cleanup_folder(const char *name)
+{
+    return cleanup_path(name, rt__rmtree_at);
+}
+
 /* The built-ins come first, in the order the tracker cleans them up: files
  * before folders, so that a registered file inside a registered folder is
  * unlinked by its own entry, not swept away (and then missed) by the
@@ -53,8 +93,8 @@ static struct rt_rtype types[RT_RTYPES_MAX] = {
     {"semaphore", 9, cleanup_sem, 0},
     {"shared_memory", 13, cleanup_shm, 0},
     {"mqueue", 6, cleanup_mq, 0},
-    {"file", 4, unlink, RT_RTYPE_ABSPATH},
-    {"folder", 6, rt__rmtree, RT_RTYPE_ABSPATH},
+    {"file", 4, cleanup_file, RT_RTYPE_ABSPATH},
+    {"folder", 6, cleanup_folder, RT_RTYPE_ABSPATH},
 };
 #define BUILTINS 6
 
