@@ -568,8 +568,8 @@ static void prepare_state(struct rt_launch *in, struct rt_launch_args *args,
         if (dir == -EMFILE || dir == -ENFILE || dir == -ENOMEM) {
             return;
         }
-        (void)snprintf(args->why, sizeof(args->why), "state directory %s %s",
-                       path, why);
+        (void)snprintf(args->why, sizeof(args->why),
+                       "state directory %.100s %s", path, why);
         return;
     }
     in->fds[RT_L_DIR] = dir;

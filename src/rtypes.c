@@ -8,12 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-<<<<<<< HEAD
-#include "rawipc.h"
-=======
 #include "fdio.h"
 #include "pathres.h"
->>>>>>> paths
+#include "rawipc.h"
 #include "rmtree.h"
 
 static int cleanup_noop(const char *name)
