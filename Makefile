@@ -400,7 +400,7 @@ check-musl:
 
 # Every C file as .clang-format says.
 FORMATTED := $(wildcard src/*.c src/*.h include/*.h tests/*.c tests/*.h \
-               tests/*.cpp examples/*.c bench/*.c tools/*.c)
+               tests/*.cpp examples/*.c bench/*.c tools/*.c cli/*.c cli/*.h)
 format-check:
 	clang-format --dry-run --Werror $(FORMATTED)
 

@@ -17,8 +17,10 @@
 
 static const char list_usage[] =
     "usage: resourcetracker list [--json]\n"
-    "Shows this user's runs in the state directory: each run's tracker, whether\n"
-    "it and the run are alive, when it started, and every registered name with\n"
+    "Shows this user's runs in the state directory: each run's tracker, "
+    "whether\n"
+    "it and the run are alive, when it started, and every registered name "
+    "with\n"
     "its type (and the registering process where known).\n";
 
 struct listing {
@@ -118,7 +120,10 @@ static void show(void *ctx, const char *name)
                 ",\"tracker_pid\":%llu,\"tracker_alive\":%s,\"run_alive\":%s,"
                 "\"started\":\"%s\",\"started_unix\":%llu,\"names\":[",
                 (unsigned long long)info.tracker_pid, talive ? "true" : "false",
-                locked == 1 ? "true" : locked == 0 ? "false" : "null", started,
+                locked == 1   ? "true"
+                : locked == 0 ? "false"
+                              : "null",
+                started,
                 (unsigned long long)(info.tracker_time != 0 ? info.tracker_time
                                                             : info.time));
         names_json(out);

@@ -90,12 +90,14 @@ static int statically_linked(const char *path)
     int stat_ = 0;
     if (read(fd, &eh, sizeof(eh)) == (ssize_t)sizeof(eh) &&
         memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
-        eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr)) {
+        eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+        eh.e_phentsize == sizeof(Elf64_Phdr)) {
         stat_ = 1;
         for (unsigned i = 0; i < eh.e_phnum; i++) {
             Elf64_Phdr ph;
             if (pread(fd, &ph, sizeof(ph),
-                      (off_t)(eh.e_phoff + i * sizeof(ph))) != (ssize_t)sizeof(ph)) {
+                      (off_t)(eh.e_phoff + i * sizeof(ph))) !=
+                (ssize_t)sizeof(ph)) {
                 stat_ = 0;
                 break;
             }
@@ -135,7 +137,8 @@ static int set_env(int b_w, int preload)
         if (value == NULL) {
             return -1;
         }
-        snprintf(value, n, "%s%s%s", lib, old != NULL && old[0] != '\0' ? ":" : "",
+        snprintf(value, n, "%s%s%s", lib,
+                 old != NULL && old[0] != '\0' ? ":" : "",
                  old != NULL ? old : "");
         int r = setenv("LD_PRELOAD", value, 1);
         free(value);
@@ -233,8 +236,8 @@ int cli_run(int argc, char **argv)
     }
     static struct rt_launch inflight = RT_LAUNCH_INIT;
     int exec_broken = 0;
-    struct rt_launch_args args = {-1, -1, -1, wait ? RT_TRACK_HOLD : 0,
-                                  &exec_broken, ""};
+    struct rt_launch_args args = {
+        -1, -1, -1, wait ? RT_TRACK_HOLD : 0, &exec_broken, ""};
     struct rt_started st;
     int r = rt__launch(&inflight, &args, &st);
     if (args.why[0] != '\0') {
@@ -262,8 +265,8 @@ int cli_run(int argc, char **argv)
     sigset_t set;
     sigset_t old;
     sigemptyset(&set);
-    int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
-                       SIGCHLD};
+    int forwarded[] = {SIGINT,  SIGTERM, SIGHUP, SIGQUIT,
+                       SIGUSR1, SIGUSR2, SIGCHLD};
     for (size_t k = 0; k < sizeof(forwarded) / sizeof(forwarded[0]); k++) {
         sigaddset(&set, forwarded[k]);
     }

@@ -61,8 +61,9 @@ static void on_name(void *ctx, const char *journal, const struct rt_entry *e,
     const char *rtype = rt__rtypes_get(e->rtype)->name;
     if (s->json) {
         open_run(s, journal);
-        fprintf(s->out, "%s{\"rtype\":\"%s\",\"name\":",
-                s->first_name ? "" : ",", rtype);
+        fprintf(s->out,
+                "%s{\"rtype\":\"%s\",\"name\":", s->first_name ? "" : ",",
+                rtype);
         cli_json_string(s->out, e->name, e->len);
         fprintf(s->out, ",\"outcome\":\"%s\"", outcome_word(what, s->dry_run));
         if (err != 0) {

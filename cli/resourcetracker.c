@@ -25,8 +25,8 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "--version") == 0) {
-        printf("resourcetracker %d.%d.%d\n", RT_VERSION_MAJOR,
-               RT_VERSION_MINOR, RT_VERSION_PATCH);
+        printf("resourcetracker %d.%d.%d\n", RT_VERSION_MAJOR, RT_VERSION_MINOR,
+               RT_VERSION_PATCH);
         return CLI_OK;
     }
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {

@@ -107,7 +107,7 @@ static int remove_one(unsigned t, const struct rt_entry *e, const char **why)
     }
     const char *leaf = (const char *)e->name + base;
     int r = strcmp(type->name, "folder") == 0 ? rt__rmtree_at(dir, leaf)
-                                               : rt__path_unlink_file(dir, leaf);
+                                              : rt__path_unlink_file(dir, leaf);
     rt__fd_close(dir);
     return -r;
 }

@@ -197,10 +197,9 @@ static void forget(void)
 static int fds_still_ours(void)
 {
     return rt__fd_is(handle.b_w, handle.b_dev, handle.b_ino) &&
-           (handle.a_w < 0 || (rt__fd_is(handle.a_w, handle.a_dev,
-                                         handle.a_ino) &&
-                               rt__fd_is(handle.a_spare, handle.a_dev,
-                                         handle.a_ino)));
+           (handle.a_w < 0 ||
+            (rt__fd_is(handle.a_w, handle.a_dev, handle.a_ino) &&
+             rt__fd_is(handle.a_spare, handle.a_dev, handle.a_ino)));
 }
 
 /* Whether the tracker on our pipes runs: its liveness word if we use the
@@ -243,8 +242,8 @@ static int hello(uint64_t *ret_accept, int *ret_alive, int *ret_reads_a)
 {
     static const char req[] = "hello\n";
     char reply[RT_CTL_LINE_MAX];
-    int r = rt__ctl_call(handle.b_dev, handle.b_ino, req, sizeof(req) - 1,
-                         NULL, 0, reply, sizeof(reply), ret_alive);
+    int r = rt__ctl_call(handle.b_dev, handle.b_ino, req, sizeof(req) - 1, NULL,
+                         0, reply, sizeof(reply), ret_alive);
     if (r < 0) {
         return r;
     }
@@ -278,8 +277,8 @@ static void attach_private(void)
         return;
     }
     static const char req[] = "attach src=A\n";
-    (void)rt__ctl_call(handle.b_dev, handle.b_ino, req, sizeof(req) - 1, &fd,
-                       1, reply, sizeof(reply), NULL);
+    (void)rt__ctl_call(handle.b_dev, handle.b_ino, req, sizeof(req) - 1, &fd, 1,
+                       reply, sizeof(reply), NULL);
     rt__fd_close(fd);
 }
 
@@ -386,8 +385,9 @@ static int start_fresh(void)
  * again (no /proc). */
 static int start_again(void)
 {
-    struct rt_launch_args args = {handle.a_w, handle.b_w, handle.journal,
-                                  RT_TRACK_REATTACH, &handle.exec_broken, ""};
+    struct rt_launch_args args = {handle.a_w,          handle.b_w,
+                                  handle.journal,      RT_TRACK_REATTACH,
+                                  &handle.exec_broken, ""};
     if (getpid() == 1) {
         args.flags |= RT_TRACK_PID1;
     }

@@ -148,8 +148,7 @@ static ssize_t recv_line(int fd, char *buf, size_t cap, int *fds, int maxfds,
 }
 
 int rt__ctl_call(uint64_t dev, uint64_t ino, const char *req, size_t len,
-                 const int *fds, int nfds, char *reply, size_t cap,
-                 int *ret_fd)
+                 const int *fds, int nfds, char *reply, size_t cap, int *ret_fd)
 {
     int saved = errno;
     if (ret_fd != NULL) {
@@ -254,8 +253,7 @@ int rt__ctl_accept(int lfd, struct rt_ctl_req *req)
     return 0;
 }
 
-void rt__ctl_reply(struct rt_ctl_req *req, const char *line, size_t len,
-                   int fd)
+void rt__ctl_reply(struct rt_ctl_req *req, const char *line, size_t len, int fd)
 {
     /* A caller that went away, or whose socket is full, gets nothing. */
     (void)send_line(req->conn, line, len, &fd, fd >= 0 ? 1 : 0, MSG_DONTWAIT);
@@ -366,8 +364,7 @@ int rt__ctl_same_creds(const struct rt_ctl_req *req)
 #else
 
 int rt__ctl_call(uint64_t dev, uint64_t ino, const char *req, size_t len,
-                 const int *fds, int nfds, char *reply, size_t cap,
-                 int *ret_fd)
+                 const int *fds, int nfds, char *reply, size_t cap, int *ret_fd)
 {
     (void)dev, (void)ino, (void)req, (void)len, (void)fds, (void)nfds;
     (void)reply, (void)cap;
@@ -389,8 +386,7 @@ int rt__ctl_accept(int lfd, struct rt_ctl_req *req)
     return -ENOSYS;
 }
 
-void rt__ctl_reply(struct rt_ctl_req *req, const char *line, size_t len,
-                   int fd)
+void rt__ctl_reply(struct rt_ctl_req *req, const char *line, size_t len, int fd)
 {
     (void)req, (void)line, (void)len, (void)fd;
 }

@@ -83,8 +83,7 @@ void rt__diag_no_journal(const char *why)
 {
     char text[512];
     static const char head[] = PREFIX "no journal: ";
-    static const char tail[] =
-        "; a tracker that dies loses what it held\n";
+    static const char tail[] = "; a tracker that dies loses what it held\n";
     size_t n = strlen(why);
     if (n > sizeof(text) - sizeof(head) - sizeof(tail)) {
         n = sizeof(text) - sizeof(head) - sizeof(tail);

@@ -96,8 +96,7 @@ void rt__jline_num(struct rt_jline *l, const char *key, uint64_t v)
     put_u64(l, v);
 }
 
-void rt__jline_pair(struct rt_jline *l, const char *key, uint64_t a,
-                    uint64_t b)
+void rt__jline_pair(struct rt_jline *l, const char *key, uint64_t a, uint64_t b)
 {
     put_key(l, key);
     put_u64(l, a);
@@ -111,8 +110,8 @@ void rt__jline_str(struct rt_jline *l, const char *key, const char *v)
     put(l, v, strlen(v));
 }
 
-void rt__jline_b64(struct rt_jline *l, const char *key,
-                   const unsigned char *v, size_t n)
+void rt__jline_b64(struct rt_jline *l, const char *key, const unsigned char *v,
+                   size_t n)
 {
     put_key(l, key);
     size_t need = rt__wire_b64_len(n);

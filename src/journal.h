@@ -63,8 +63,8 @@ void rt__jline_num(struct rt_jline *l, const char *key, uint64_t v);
 void rt__jline_pair(struct rt_jline *l, const char *key, uint64_t a,
                     uint64_t b);
 void rt__jline_str(struct rt_jline *l, const char *key, const char *v);
-void rt__jline_b64(struct rt_jline *l, const char *key,
-                   const unsigned char *v, size_t n);
+void rt__jline_b64(struct rt_jline *l, const char *key, const unsigned char *v,
+                   size_t n);
 /* Ends the line with '\n'. Returns its length, or -ENAMETOOLONG when it
  * did not fit. */
 ssize_t rt__jline_end(struct rt_jline *l);

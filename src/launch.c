@@ -105,8 +105,8 @@ extern char **environ;
 /* What the child places: each source descriptor and the number it must
  * have in the tracker. */
 #define NPLACE 6
-static const int place_dst[NPLACE] = {RT_FD_A,     RT_FD_STATUS,  RT_FD_IMAGE,
-                                      RT_FD_ALIVE, RT_FD_B,       RT_FD_JOURNAL};
+static const int place_dst[NPLACE] = {RT_FD_A,     RT_FD_STATUS, RT_FD_IMAGE,
+                                      RT_FD_ALIVE, RT_FD_B,      RT_FD_JOURNAL};
 
 struct child_args {
     int src[NPLACE + 1]; /* + the state directory, placed at RT_FD_DIR */
@@ -236,8 +236,8 @@ RT_CHILD_SAFE static int place_fds(const struct child_args *a)
             /* A cycle: move one source aside. */
             for (int i = 0; i <= NPLACE; i++) {
                 if (src[i] >= 0) {
-                    long moved = RAW(SYS_fcntl, (long)src[i],
-                                     (long)F_DUPFD_CLOEXEC, 3L);
+                    long moved =
+                        RAW(SYS_fcntl, (long)src[i], (long)F_DUPFD_CLOEXEC, 3L);
                     if (moved < 0) {
                         return errno == EINVAL ? EMFILE : errno;
                     }
@@ -452,8 +452,8 @@ static void build_args(struct child_args *a, const struct rt_launch *in,
                        unsigned flags)
 {
     static const int from[NPLACE + 1] = {
-        RT_L_A_R,   RT_L_STATUS_W, RT_L_IMAGE, RT_L_ALIVE,
-        RT_L_B_R,   RT_L_JOURNAL,  RT_L_DIR,
+        RT_L_A_R, RT_L_STATUS_W, RT_L_IMAGE, RT_L_ALIVE,
+        RT_L_B_R, RT_L_JOURNAL,  RT_L_DIR,
     };
     for (int i = 0; i <= NPLACE; i++) {
         a->src[i] = in->fds[from[i]];
@@ -541,9 +541,9 @@ static int reopen_read(int wfd)
     fd = rt__fd_lift(fd);
     struct stat a;
     struct stat b;
-    if (fd >= 0 && (fstat(fd, &a) < 0 || fstat(wfd, &b) < 0 ||
-                    a.st_dev != b.st_dev || a.st_ino != b.st_ino ||
-                    !S_ISFIFO(a.st_mode))) {
+    if (fd >= 0 &&
+        (fstat(fd, &a) < 0 || fstat(wfd, &b) < 0 || a.st_dev != b.st_dev ||
+         a.st_ino != b.st_ino || !S_ISFIFO(a.st_mode))) {
         rt__fd_close(fd);
         return -ENOENT;
     }

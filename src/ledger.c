@@ -69,8 +69,9 @@ static void not_registered(struct rt_ledger *l, const struct rt_entry *e)
     }
 }
 
-int rt__ledger_add(struct rt_ledger *l, unsigned type, const unsigned char *name,
-                   size_t len, uint32_t count, const struct rt_entry_ext *ext)
+int rt__ledger_add(struct rt_ledger *l, unsigned type,
+                   const unsigned char *name, size_t len, uint32_t count,
+                   const struct rt_entry_ext *ext)
 {
     struct rt_entry *e;
     int r = rt__registry_put(&l->reg, type, name, len, &e);

@@ -80,8 +80,9 @@ void rt__ledger_finish(struct rt_ledger *l);
  * NULL, becomes the entry's extension. Registering returns 0 or -errno;
  * withdrawing returns 0, or -ENOENT when nothing was registered. An entry
  * whose count drops to 0 is removed, and the folder it held open closed. */
-int rt__ledger_add(struct rt_ledger *l, unsigned type, const unsigned char *name,
-                   size_t len, uint32_t count, const struct rt_entry_ext *ext);
+int rt__ledger_add(struct rt_ledger *l, unsigned type,
+                   const unsigned char *name, size_t len, uint32_t count,
+                   const struct rt_entry_ext *ext);
 int rt__ledger_withdraw(struct rt_ledger *l, unsigned type,
                         const unsigned char *name, size_t len);
 

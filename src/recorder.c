@@ -120,8 +120,8 @@ static int line_ext(const char *line, size_t n, struct rt_entry_ext *x)
 static void apply_state(struct rt_ledger *l, const char *line, size_t n)
 {
     int t = line_type(line, n);
-    ssize_t len = rt__jline_get_b64(line, n, "name", name_buf,
-                                    sizeof(name_buf));
+    ssize_t len =
+        rt__jline_get_b64(line, n, "name", name_buf, sizeof(name_buf));
     if (rt__jline_is(line, n, "carry")) {
         const char *src;
         size_t sn;
@@ -389,6 +389,21 @@ ssize_t rt__recorder_segment(struct rt_recorder *r, int fd, enum rt_src src,
     feed_back(r->fd, data, (size_t)n, src, l);
     rt__ledger_segment_end(l, src);
     return n;
+}
+
+int rt__recorder_empty_segment(struct rt_recorder *r, enum rt_src src)
+{
+    if (r->fd < 0 || r->broken) {
+        return -EBADF;
+    }
+    char hdr[RT_JOURNAL_HDR];
+    rt__journal_header(hdr, src == RT_SRC_A ? 'A' : 'B', 0);
+    int rc = pwrite_full(r->fd, hdr, sizeof(hdr), r->pos);
+    if (rc == 0) {
+        r->pos += RT_JOURNAL_HDR;
+        r->since += RT_JOURNAL_HDR;
+    }
+    return rc;
 }
 
 /* ---- snapshots ---- */

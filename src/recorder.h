@@ -13,18 +13,18 @@
 
 /* What a journal says of its run, besides what it holds. */
 struct rt_runinfo {
-    int have_run;               /* a "run" record was seen */
+    int have_run; /* a "run" record was seen */
     uint64_t uid;
-    uint64_t b_dev, b_ino;      /* the public pipe: the run's name */
-    uint64_t a_dev, a_ino;      /* the private pipe, 0 when none */
-    uint64_t pidns;             /* the pid namespace it started in */
-    char boot[40];              /* the boot it ran in */
-    uint64_t time;              /* when it started (seconds since 1970) */
-    uint64_t starter;           /* the process that started it */
-    uint64_t tracker_pid;       /* its latest tracker */
-    uint64_t tracker_start;     /* that tracker's start, clock ticks */
-    uint64_t tracker_time;      /* ... in seconds since 1970 */
-    int done;                   /* its tracker finished the cleanup */
+    uint64_t b_dev, b_ino;  /* the public pipe: the run's name */
+    uint64_t a_dev, a_ino;  /* the private pipe, 0 when none */
+    uint64_t pidns;         /* the pid namespace it started in */
+    char boot[40];          /* the boot it ran in */
+    uint64_t time;          /* when it started (seconds since 1970) */
+    uint64_t starter;       /* the process that started it */
+    uint64_t tracker_pid;   /* its latest tracker */
+    uint64_t tracker_start; /* that tracker's start, clock ticks */
+    uint64_t tracker_time;  /* ... in seconds since 1970 */
+    int done;               /* its tracker finished the cleanup */
 };
 
 /* Replays the journal FD into L (which must be empty) and INFO, quietly.
@@ -40,7 +40,7 @@ int rt__recorder_runinfo(int fd, struct rt_runinfo *info);
 
 /* The tracker's journal. */
 struct rt_recorder {
-    int fd;            /* -1: no journal (failed, or none) */
+    int fd;             /* -1: no journal (failed, or none) */
     uint64_t pos;       /* where the next record goes */
     uint64_t snap_last; /* size of the last snapshot written */
     uint64_t since;     /* bytes written since then */
@@ -62,6 +62,11 @@ int rt__recorder_meta(struct rt_recorder *r, const char *line, size_t len);
  * failed (the caller then goes on without it, reading the pipe itself). */
 ssize_t rt__recorder_segment(struct rt_recorder *r, int fd, enum rt_src src,
                              struct rt_ledger *l);
+
+/* Records that the pipe of SRC was found empty, which settles the other
+ * source's pending withdrawals (rt__ledger_segment_end) in the replay as it
+ * did live. 0 or -errno. */
+int rt__recorder_empty_segment(struct rt_recorder *r, enum rt_src src);
 
 /* Writes a snapshot of L and INFO and frees the space before it, when the
  * journal has grown well past what L holds. */

@@ -121,8 +121,9 @@ static size_t ext_offset(size_t len)
 
 static size_t entry_size(size_t len, unsigned flags)
 {
-    return (flags & RT_ENTRY_EXT) ? ext_offset(len) + sizeof(struct rt_entry_ext)
-                                  : offsetof(struct rt_entry, name) + len + 1;
+    return (flags & RT_ENTRY_EXT)
+               ? ext_offset(len) + sizeof(struct rt_entry_ext)
+               : offsetof(struct rt_entry, name) + len + 1;
 }
 
 struct rt_entry_ext *rt__registry_ext(const struct rt_entry *e)

@@ -38,6 +38,24 @@ static size_t class_of(size_t size)
     return (size + RT_SLAB_GRAIN - 1) / RT_SLAB_GRAIN - 1;
 }
 
+/* Out of memory: a free block of a larger class will do. It is filed under
+ * the smaller class when released (the caller gives the size it asked
+ * for), its surplus lost: better than refusing a registration while freed
+ * memory sits idle in another class. */
+static void *larger(struct slab *s, size_t c)
+{
+    for (size_t k = c + 1; k < RT_SLAB_CLASSES; k++) {
+        void *block = s->free[k];
+        if (block != NULL) {
+            void *next;
+            memcpy(&next, block, sizeof(next));
+            s->free[k] = next;
+            return block;
+        }
+    }
+    return NULL;
+}
+
 void *rt__slab_alloc(struct slab *s, size_t size)
 {
     if (size == 0 || size > RT_SLAB_BLOCK_MAX) {
@@ -55,12 +73,11 @@ void *rt__slab_alloc(struct slab *s, size_t size)
     struct slab_chunk *ch = s->chunks;
     size_t room = CHUNK_SIZE - offsetof(struct slab_chunk, data);
     if (ch == NULL || room - ch->used < bytes) {
-        if (s->limit != 0 && s->mapped + CHUNK_SIZE > s->limit) {
-            return NULL;
-        }
-        ch = rt__slab_map(CHUNK_SIZE);
+        ch = s->limit != 0 && s->mapped + CHUNK_SIZE > s->limit
+                 ? NULL
+                 : rt__slab_map(CHUNK_SIZE);
         if (ch == NULL) {
-            return NULL;
+            return larger(s, c);
         }
         ch->next = s->chunks;
         ch->used = 0;

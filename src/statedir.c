@@ -191,9 +191,9 @@ int rt__state_create_journal(int dirfd, uint64_t dev, uint64_t ino)
     char name[RT_STATE_NAME_MAX];
     rt__state_journal_name(name, sizeof(name), dev, ino);
     for (int tries = 0; tries < 3; tries++) {
-        int fd = openat(dirfd, name,
-                        O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                        0600);
+        int fd =
+            openat(dirfd, name,
+                   O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0 && errno == EINTR) {
             continue;
         }
@@ -299,6 +299,6 @@ int rt__state_list(int dirfd, void (*fn)(void *ctx, const char *name),
     }
     return 0;
 #else
-    #error "state directory listing needs getdents64"
+#error "state directory listing needs getdents64"
 #endif
 }

@@ -205,8 +205,8 @@ struct forward {
     const char *journal;
 };
 
-static void forward_name(void *ctx, const struct rt_entry *e, int what,
-                         int err, const char *why)
+static void forward_name(void *ctx, const struct rt_entry *e, int what, int err,
+                         const char *why)
 {
     const struct forward *f = ctx;
     if (f->o->name != NULL) {
@@ -214,8 +214,7 @@ static void forward_name(void *ctx, const struct rt_entry *e, int what,
     }
 }
 
-static int forward_decide(void *ctx, const struct rt_entry *e,
-                          const char **why)
+static int forward_decide(void *ctx, const struct rt_entry *e, const char **why)
 {
     (void)ctx;
     return decide(NULL, e, why);
@@ -256,9 +255,12 @@ static void run_suffix(char *buf, size_t cap)
     uint64_t dd = doy - (153 * mp + 2) / 5 + 1;
     uint64_t mm = mp < 10 ? mp + 3 : mp - 9;
     y += mm <= 2;
-    unsigned f[6] = {(unsigned)y,         (unsigned)mm,
-                     (unsigned)dd,        (unsigned)(secs / 3600),
-                     (unsigned)(secs / 60 % 60), (unsigned)(secs % 60)};
+    unsigned f[6] = {(unsigned)y,
+                     (unsigned)mm,
+                     (unsigned)dd,
+                     (unsigned)(secs / 3600),
+                     (unsigned)(secs / 60 % 60),
+                     (unsigned)(secs % 60)};
     static const char sep[6] = {'-', '-', ' ', ':', ':', ' '};
     for (int k = 0; k < 6 && o + 6 < end; k++) {
         unsigned w = k == 0 ? 4 : 2;
@@ -362,10 +364,10 @@ static void visit_journal(void *ctx, const char *name)
     }
     int jfd = rt__state_open_journal(w->dirfd, name, O_RDWR);
     if (jfd < 0) {
-        const char *why = jfd == -ELOOP   ? "is a symbolic link, ignored: "
+        const char *why = jfd == -ELOOP    ? "is a symbolic link, ignored: "
                           : jfd == -EINVAL ? "is not a regular file, ignored: "
-                          : jfd == -EPERM  ? "belongs to another user, ignored: "
-                                           : "cannot be opened, ignored: ";
+                          : jfd == -EPERM ? "belongs to another user, ignored: "
+                                          : "cannot be opened, ignored: ";
         rt__diag_note(why, name);
         memset(&info, 0, sizeof(info));
         tell_run(o, name, RT_SWEEP_BAD, why);

@@ -24,9 +24,9 @@ int main(int argc, char **argv)
     long starter = strtol(argv[1], &end, 10);
     unsigned long flags = *end == ':' ? strtoul(end + 1, &end, 10) : 0;
     struct rt_tracker_args args = {
-        present(RT_FD_A),       present(RT_FD_B),     RT_FD_STATUS,
-        present(RT_FD_ALIVE),   present(RT_FD_JOURNAL), present(RT_FD_DIR),
-        (pid_t)starter,         (unsigned)flags,
+        present(RT_FD_A),     present(RT_FD_B),       RT_FD_STATUS,
+        present(RT_FD_ALIVE), present(RT_FD_JOURNAL), present(RT_FD_DIR),
+        (pid_t)starter,       (unsigned)flags,
     };
     rt__tracker_run(&args);
 }

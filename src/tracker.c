@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -107,8 +108,8 @@ static void on_unknown_rtype(void *ctx, const unsigned char *name, size_t nlen,
     }
 }
 
-static void on_not_registered(void *ctx, const unsigned char *name,
-                              size_t nlen, const char *rtype)
+static void on_not_registered(void *ctx, const unsigned char *name, size_t nlen,
+                              const char *rtype)
 {
     (void)ctx;
     if (reporting()) {
@@ -339,7 +340,8 @@ static void grow_if_full(enum rt_src s, ssize_t n)
 {
 #if defined(F_SETPIPE_SZ)
     if (pipe_size[s] > 0 && n >= pipe_size[s] && pipe_size[s] < PIPE_GROWN) {
-        int want = pipe_size[s] * 4 < PIPE_GROWN ? pipe_size[s] * 4 : PIPE_GROWN;
+        int want =
+            pipe_size[s] * 4 < PIPE_GROWN ? pipe_size[s] * 4 : PIPE_GROWN;
         int got = fcntl(src_fd[s], F_SETPIPE_SZ, want);
         if (got > 0) {
             pipe_size[s] = got;
@@ -392,6 +394,24 @@ static ssize_t take(enum rt_src s)
     rt__ledger_segment_end(&ledger, s);
     grow_if_full(s, n);
     return n;
+}
+
+/* Withdrawals of S that matched nothing wait for the other pipe (ledger.h)
+ * only while it holds something: what was written there before them is
+ * there now, or never was. */
+static void settle(enum rt_src s)
+{
+    enum rt_src other = (enum rt_src)(s ^ 1);
+    if (ledger.pending[s].count == 0) {
+        return;
+    }
+    int queued = 0;
+    if (src_fd[other] >= 0 && ioctl(src_fd[other], FIONREAD, &queued) == 0 &&
+        queued > 0) {
+        return;
+    }
+    (void)rt__recorder_empty_segment(&rec, other);
+    rt__ledger_segment_end(&ledger, other);
 }
 
 static int all_closed(void)
@@ -577,9 +597,12 @@ static void journal_path(const char *op, unsigned type,
 }
 
 /* A path registration: from a caller with our very credentials only (else
- * a process that gave up rights could have us remove what it may not),
- * with the path's folder as the caller sees it (so a chroot or a mount
- * namespace of its own resolves as it does for the caller). */
+ * a process that gave up rights could have us remove what it may not).
+ * The caller sends the path's folder as it sees it; the path must lead to
+ * that very folder for us too, without following any link: a caller in a
+ * chroot or a mount namespace of its own, where the path means another
+ * file, is refused (EXDEV) rather than have us remove ours. The folder's
+ * identity is recorded, and checked again before the removal. */
 static void serve_path(void)
 {
     static unsigned char name[RT_JOURNAL_LINE_MAX];
@@ -587,8 +610,8 @@ static void serve_path(void)
     const char *tn;
     size_t on;
     size_t tl;
-    ssize_t len = rt__jline_get_b64(req.line, req.len, "name", name,
-                                    sizeof(name) - 1);
+    ssize_t len =
+        rt__jline_get_b64(req.line, req.len, "name", name, sizeof(name) - 1);
     if (rt__jline_get(req.line, req.len, "op", &op, &on) < 0 ||
         rt__jline_get(req.line, req.len, "rtype", &tn, &tl) < 0 || len <= 0) {
         answer_err(EINVAL);
@@ -598,8 +621,8 @@ static void serve_path(void)
     int t = rt__rtypes_find(tn, tl);
     int reg = on == 3 && memcmp(op, "reg", 3) == 0;
     if (t < 0 || !(rt__rtypes_get((unsigned)t)->flags & RT_RTYPE_ABSPATH) ||
-        !rt__path_valid((const char *)name, (size_t)len) ||
-        memchr(name, '\0', (size_t)len) != NULL) {
+        memchr(name, '\0', (size_t)len) != NULL ||
+        !rt__path_valid((const char *)name, (size_t)len)) {
         answer_err(EINVAL);
         return;
     }
@@ -618,30 +641,40 @@ static void serve_path(void)
         answer("ok\n", -1);
         return;
     }
-    int dirfd = req.nfds > 0 ? req.fds[0] : -1;
-    const char *base = strrchr((const char *)name, '/') + 1;
-    struct stat pst;
-    struct stat ost;
-    if (dirfd < 0 || fstat(dirfd, &pst) < 0 || !S_ISDIR(pst.st_mode)) {
+    struct stat theirs;
+    struct stat ours;
+    struct stat obj;
+    size_t base;
+    if (req.nfds < 1 || fstat(req.fds[0], &theirs) < 0) {
         answer_err(EINVAL);
         return;
     }
-    if (rt__path_is_mount(dirfd, base) == 1) {
-        answer_err(EBUSY);
+    int dir = rt__path_open_parent((const char *)name, (size_t)len, &base);
+    if (dir < 0 || fstat(dir, &ours) < 0 || ours.st_dev != theirs.st_dev ||
+        ours.st_ino != theirs.st_ino) {
+        rt__fd_close(dir);
+        answer_err(dir < 0 && dir != -ENOENT ? -dir : EXDEV);
         return;
     }
-    struct rt_entry_ext x = {0, 0, pst.st_dev, pst.st_ino, (int32_t)req.pid,
-                             dirfd};
-    if (fstatat(dirfd, base, &ost, AT_SYMLINK_NOFOLLOW) == 0) {
-        x.dev = ost.st_dev;
-        x.ino = ost.st_ino;
+    const char *leaf = (const char *)name + base;
+    int mounted = rt__path_is_mount(dir, leaf);
+    struct rt_entry_ext x = {0, 0, ours.st_dev, ours.st_ino, (int32_t)req.pid,
+                             -1};
+    if (fstatat(dir, leaf, &obj, AT_SYMLINK_NOFOLLOW) == 0) {
+        x.dev = obj.st_dev;
+        x.ino = obj.st_ino;
+    }
+    rt__fd_close(dir);
+    if (mounted == 1) {
+        /* Never removed: better said now than at the end. */
+        answer_err(EBUSY);
+        return;
     }
     int r = rt__ledger_add(&ledger, (unsigned)t, name, (size_t)len, 1, &x);
     if (r < 0) {
         answer_err(-r);
         return;
     }
-    req.fds[0] = -1; /* the ledger holds it now */
     journal_path("reg", (unsigned)t, name, (size_t)len, &x);
     answer("ok\n", -1);
 }
@@ -746,8 +779,8 @@ static int holder_visit(void *ctx, pid_t pid, int fd, uint64_t dev,
 
 static void check_stderr(void)
 {
-    struct holder_scan h = {{info.a_dev, info.b_dev}, {info.a_ino, info.b_ino},
-                            0};
+    struct holder_scan h = {
+        {info.a_dev, info.b_dev}, {info.a_ino, info.b_ino}, 0};
     struct rt_procscan_result res;
     int r = rt__procscan(RT_PROCSCAN_FDS | RT_PROCSCAN_SKIP_SELF, holder_visit,
                          &h, &res);
@@ -807,11 +840,17 @@ static void loop(void)
             /* Nothing sensible is left to wait on. */
             return;
         }
+        /* The public pipe first: of two messages found at once, the one
+         * written there by a process that then used the library (and so the
+         * private pipe) is the older. Order holds within each pipe; across
+         * them, the ledger pairs a withdrawal read before its registration
+         * (ledger.h). */
         ssize_t moved = 0;
-        for (int s = 0; s < RT_SRC_N && r > 0; s++) {
+        for (int s = RT_SRC_N - 1; s >= 0 && r > 0; s--) {
             if (at[s] >= 0 && p[at[s]].revents != 0) {
                 ssize_t got = take((enum rt_src)s);
                 moved += got > 0 ? got : 0;
+                settle((enum rt_src)s);
             }
         }
         if (all_closed()) {
@@ -856,6 +895,15 @@ _Noreturn void rt__tracker_run(const struct rt_tracker_args *a)
     /* The image (exec path) is not needed past exec. */
     rt__fd_close(RT_FD_IMAGE);
     rt__fd_close_from(RT_FD_LAST + 1);
+    /* Listening before "ready": a path registered right after the start
+     * finds the socket there. */
+    struct stat bst;
+    if (args.b >= 0 && fstat(args.b, &bst) == 0) {
+        info.b_dev = bst.st_dev;
+        info.b_ino = bst.st_ino;
+        int c = rt__ctl_listen(info.b_dev, info.b_ino);
+        ctl_fd = c >= 0 ? c : -1;
+    }
     report_ready();
     raise_nofile();
     rt__ledger_init(&ledger, hash_seed(), MAX_NAMES, &report);
@@ -867,16 +915,9 @@ _Noreturn void rt__tracker_run(const struct rt_tracker_args *a)
         }
     }
     open_journal();
-    if (info.b_ino == 0 && args.b >= 0) {
-        struct stat st;
-        if (fstat(args.b, &st) == 0) {
-            info.b_dev = st.st_dev;
-            info.b_ino = st.st_ino;
-        }
-    }
-    if (args.b >= 0) {
-        int c = rt__ctl_listen(info.b_dev, info.b_ino);
-        ctl_fd = c >= 0 ? c : -1;
+    if (info.b_ino == 0) {
+        info.b_dev = bst.st_dev;
+        info.b_ino = bst.st_ino;
     }
     if (rec.fd >= 0 && args.dir >= 0) {
         guardian = rt__guardian_start(args.dir, journal_name,

@@ -75,7 +75,8 @@ static int b64_value(unsigned char c)
 
 /* Decodes N characters of base64, padding optional. Returns the byte count
  * or -1. */
-ssize_t rt__wire_b64_decode(unsigned char *out, const unsigned char *in, size_t n)
+ssize_t rt__wire_b64_decode(unsigned char *out, const unsigned char *in,
+                            size_t n)
 {
     if (n % 4 == 0 && n > 0 && in[n - 1] == '=') {
         n -= (n > 1 && in[n - 2] == '=') ? 2 : 1;
@@ -149,7 +150,8 @@ ssize_t rt__wire_encode(char *buf, enum rt_cmd cmd, const char *name,
                           k3[] = "\",\"base64_name\":\"", k4[] = "\"}";
         size_t fixed = sizeof(k1) + sizeof(k2) + sizeof(k3) + sizeof(k4) - 4;
         if (name_len > RT_MSG_MAX ||
-            fixed + clen + rtype_len + rt__wire_b64_len(name_len) + 1 > RT_MSG_MAX) {
+            fixed + clen + rtype_len + rt__wire_b64_len(name_len) + 1 >
+                RT_MSG_MAX) {
             return -ENAMETOOLONG;
         }
         o = put(o, k1, sizeof(k1) - 1);
@@ -572,7 +574,8 @@ static int parse_json(const unsigned char *s, size_t n, unsigned char *scratch,
     if (r < 0) {
         return r;
     }
-    ssize_t got = rt__wire_b64_decode(j.scratch, b64 != NULL ? b64 : j.scratch, b64n);
+    ssize_t got =
+        rt__wire_b64_decode(j.scratch, b64 != NULL ? b64 : j.scratch, b64n);
     if (got < 0) {
         return RT_WIRE_BAD_NAME;
     }

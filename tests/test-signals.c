@@ -17,9 +17,11 @@
 
 #include "resourcetracker.h"
 
+/* With a journal (each test has a state directory), the new tracker takes
+ * over what the dead one held, and says so. */
 #define RELAUNCH_WARNING                                                       \
-    "resource_tracker: process died unexpectedly, relaunching.  Some "         \
-    "resources might leak.\n"
+    "resource_tracker: process died unexpectedly, relaunching.  The new "      \
+    "tracker took over what it held.\n"
 
 struct host_args {
     int go_fd;        /* the host waits for a byte here before going on */

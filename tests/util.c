@@ -53,6 +53,14 @@ int rt_test_setup(void **state)
         return -1;
     }
     close(fd);
+    /* A state directory of the test's own: its journals, and the sweeps
+     * of the trackers it starts, stay out of other tests' way. */
+    snprintf(t->statedir, sizeof(t->statedir), "/tmp%s-state", t->prefix);
+    if (mkdir(t->statedir, 0700) < 0 ||
+        setenv("RESOURCE_TRACKER_DIR", t->statedir, 1) < 0) {
+        free(t);
+        return -1;
+    }
     *state = t;
     return 0;
 }

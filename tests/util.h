@@ -23,8 +23,9 @@ int rt_test_wait_until(int (*cond)(void *), void *arg, double seconds);
 /* Per-test state: a unique prefix, a stderr capture file, started pids. */
 #define RT_TEST_PIDS 256
 struct rt_test {
-    char prefix[64];   /* "/rt-test-PID-N" */
-    char errpath[128]; /* stderr of hosts started with rt_test_fork */
+    char prefix[64];    /* "/rt-test-PID-N" */
+    char errpath[128];  /* stderr of hosts started with rt_test_fork */
+    char statedir[128]; /* RESOURCE_TRACKER_DIR while the test runs */
     pid_t pids[RT_TEST_PIDS];
     int npids;
     char mqueues[4][128]; /* message queues to unlink at teardown */
