@@ -44,7 +44,7 @@ static int tracker_alive(void)
         strcmp(boot, info.boot) != 0) {
         return 0;
     }
-    return rt__procscan_starttime((pid_t)info.tracker_pid) ==
+    return rt__procscan_live_starttime((pid_t)info.tracker_pid) ==
            info.tracker_start;
 }
 

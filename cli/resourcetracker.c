@@ -19,6 +19,9 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
+    /* Our lines and the tracker's warnings (stderr, one write each) come
+     * out in the order they were made. */
+    (void)setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
         fputs(usage, stderr);
         return CLI_USAGE;

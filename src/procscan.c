@@ -263,6 +263,16 @@ uint64_t rt__procscan_starttime(pid_t pid)
     return st.starttime;
 }
 
+uint64_t rt__procscan_live_starttime(pid_t pid)
+{
+    struct pstat st = {0};
+    if (pid <= 0 || read_pstat(pid, &st) < 0 || st.state == 'Z' ||
+        st.state == 'X' || st.state == 'x') {
+        return 0;
+    }
+    return st.starttime;
+}
+
 /* ---- namespaces, boot id --------------------------------------------- */
 
 /* The N of "pid:[N]" in the link PATH (relative to DIRFD), or 0. */

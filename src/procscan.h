@@ -90,6 +90,10 @@ uint64_t rt__procscan_pidns_of(pid_t pid);
  * a process from a later one that reused its pid. */
 uint64_t rt__procscan_starttime(pid_t pid);
 
+/* The same, but 0 also for a process that is dead and not yet reaped (a
+ * zombie): whether PID still runs, as it started then. */
+uint64_t rt__procscan_live_starttime(pid_t pid);
+
 /* This boot's id (/proc/sys/kernel/random/boot_id: 36 characters, a UUID
  * in lowercase hex with dashes) and a NUL into BUF, which must hold 37
  * bytes. Returns 0, -ERANGE when LEN is smaller, -EIO when the file does

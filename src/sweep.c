@@ -124,7 +124,8 @@ static int run_alive(void)
     }
     if (info.pidns != 0 && info.pidns == my_pidns && info.tracker_pid > 0 &&
         info.tracker_start != 0 &&
-        rt__procscan_starttime((pid_t)info.tracker_pid) == info.tracker_start) {
+        rt__procscan_live_starttime((pid_t)info.tracker_pid) ==
+            info.tracker_start) {
         return 1;
     }
     return rt__sweep_run_visible(&info);
