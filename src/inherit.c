@@ -40,7 +40,10 @@ static int check(int fd, struct stat *st)
 int rt__inherit_check(int fd)
 {
     struct stat st;
-    return check(fd, &st);
+    int r = check(fd, &st);
+    /* A standard stream is never a tracker pipe, however it looks: with
+     * "prog | less", fd 1 is a pipe open for writing. */
+    return r == 0 && fd <= 2 ? -EINVAL : r;
 }
 
 static int from_env(void);
