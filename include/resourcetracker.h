@@ -10,11 +10,26 @@
  * registered (sem_unlink, shm_unlink, ...), reports the leaks on stderr and
  * exits. The wire protocol is the one of CPython's
  * multiprocessing.resource_tracker, so C and Python processes can share one
- * tracker.
+ * tracker. The tracker keeps a journal of what it holds (see "When the
+ * tracker dies" and "Runs, journals and the sweep" in resourcetracker(7)):
+ * if it is killed, a new one takes over, and if the whole program dies
+ * with it, the next tracker of the same user (or `resourcetracker sweep`)
+ * cleans up.
  *
- * All functions are thread-safe. They return 0 (or a descriptor / pid) on
- * success and -1 with errno set on failure, like the POSIX calls they sit
- * beside, and print nothing on a failure the caller can see.
+ * Cleanup is asynchronous: it happens in the tracker once the last process
+ * is gone, a moment after. To wait for it, run the program under
+ * `resourcetracker run --wait`.
+ *
+ * All functions are thread-safe, and safe to call in a child that a
+ * multithreaded program forked (the library resets its one mutex there).
+ * None is async-signal-safe: a call may have to start a tracker. They
+ * return 0 (or a descriptor or pointer) on success and -1 (SEM_FAILED,
+ * (mqd_t)-1) with errno set on failure, like the POSIX calls they sit
+ * beside, and print nothing on a failure the caller can see; the
+ * exceptions are rt_tracker_pid, which never fails nor sets errno, and
+ * rt_spawn_free, which returns nothing. A call blocks only while the
+ * tracker is stopped (SIGSTOP) and its pipe is full, or, for a file or
+ * folder, until the tracker answers.
  */
 #ifndef RESOURCETRACKER_H
 #define RESOURCETRACKER_H
@@ -66,15 +81,21 @@ extern "C" {
  * Starts the tracker if this process has none. A process that finds
  * RESOURCE_TRACKER_FD in its environment at its first call adopts the tracker
  * it names instead (see rt_setfd for the checks). If the tracker this process
- * had has died (it was SIGKILLed), a new one is started and one line beginning
- * "resource_tracker: process died unexpectedly, relaunching" is written to
- * stderr: what the dead tracker held is lost.
+ * had has died (it was SIGKILLed), the call joins the tracker another
+ * process of the program already started in its place, or starts one on the
+ * same pipes and writes one line beginning "resource_tracker: process died
+ * unexpectedly, relaunching" to stderr. The new tracker reads what was still
+ * in the pipes and takes over everything the dead one held, from the run's
+ * journal; without a usable state directory (resourcetracker(7)) there is
+ * no journal and what the dead one held is lost (the line then ends "Some
+ * resources might leak.").
  *
  * With a live tracker the call starts nothing: it costs one liveness probe,
  * no byte written and no fork (for a tracker this process or its parent
  * started, a load of a word the kernel marks when the tracker dies; for an
  * adopted one, a poll(2) of the pipe).
- * rt_register, rt_unregister and rt_getfd call it themselves.
+ * rt_register, rt_unregister, rt_getfd, rt_spawn_prepare and the wrappers
+ * with O_CREAT call it themselves.
  *
  * RETURN VALUE
  *   0 on success, -1 with errno set on failure.
@@ -94,33 +115,61 @@ RT_EXPORT int rt_ensure_running(void);
  * From now on, if no process still holds the tracker's write end and NAME was
  * not unregistered, the tracker runs the cleanup of RTYPE on NAME (for
  * RT_SEMAPHORE, sem_unlink(NAME); for RT_SHARED_MEMORY, shm_unlink(NAME)).
- * Registering a name twice keeps one registration. NAME may hold ':',
- * newlines and any byte but NUL.
+ * Registrations are counted: a name registered twice, by one process or
+ * two, stays registered until it is unregistered twice (so that a process
+ * that registers a name, loses the race to create it and withdraws, never
+ * withdraws the winner's registration; CPython gh-116849 is the same trap).
+ * NAME may hold ':', newlines and any byte but NUL.
  *
  * The message is one write(2) of at most PIPE_BUF bytes, so writers never
  * interleave; no lock is held across it and it never raises SIGPIPE.
+ *
+ * RT_FILE and RT_FOLDER are removed by the tracker with its own rights, so
+ * they are not sent on the pipe: the call asks the tracker through its
+ * control socket, which checks the caller's credentials, and waits for the
+ * answer. NAME must be an absolute path in normal form (no "//", "." or
+ * ".." component, no trailing '/', not "/"), whose folder exists and is
+ * reached without following a symbolic link; see "Security" in
+ * resourcetracker(7).
  *
  * RETURN VALUE
  *   0 on success, -1 with errno set on failure.
  * ERRORS
  *   EINVAL        NAME or RTYPE is NULL or empty; RTYPE holds a byte outside
  *                 [a-z0-9_], is not a type this library knows (built-in or
- *                 defined with rt_define_type), or is "noop"; RTYPE is a
- *                 path type (RT_FILE, RT_FOLDER) and NAME is not an absolute
- *                 path.
- *   ENAMETOOLONG  the message would not fit one atomic pipe write
- *                 (PIPE_BUF bytes, newline included).
+ *                 defined with rt_define_type), or is "noop"; the tracker in
+ *                 use cannot read the message: a tracker that is not the
+ *                 library's (CPython's, adopted through RESOURCE_TRACKER_FD
+ *                 or rt_setfd) takes only names of printable ASCII without
+ *                 ':' and the types semaphore and shared_memory; an adopted
+ *                 tracker of the library only the types it was started
+ *                 with; RTYPE is a path type and NAME is not an absolute
+ *                 path in normal form, or is "/".
+ *   ENAMETOOLONG  the message, or the UNREGISTER line that would withdraw
+ *                 it, would not fit one atomic pipe write (PIPE_BUF bytes,
+ *                 newline included): see NOTES.
  *   EAGAIN, ENOMEM, EMFILE, ...  the tracker could not be started.
  *   EAGAIN        the tracker's write end was set non-blocking (by whoever
  *                 handed it over) and the pipe is full.
+ *   For RT_FILE and RT_FOLDER also: EPERM, the caller's credentials (user,
+ *   group, supplementary groups, effective capabilities) are not those of
+ *   the tracker; EXDEV, NAME leads to another folder for the tracker than
+ *   for the caller (a chroot, a mount namespace of the caller's own); EBUSY,
+ *   NAME is a mount point; ELOOP, a component of NAME is a symbolic link;
+ *   ENOENT, ENOTDIR, EACCES, as opening NAME's folder gives them.
  * NOTES
- *   A name whose REGISTER line fits PIPE_BUF by one or two bytes can be
- *   registered but its UNREGISTER line (two bytes longer) cannot be sent.
+ *   The longest name, PIPE_BUF = 4096: in the colon form (printable ASCII
+ *   names) 4083 - strlen(RTYPE) bytes (4070 for "shared_memory", 4074 for
+ *   "semaphore"); in the JSON form (other names), 3 * floor((4047 -
+ *   strlen(RTYPE)) / 4) bytes (3024 for "shared_memory").
  */
 RT_EXPORT int rt_register(const char *name, const char *rtype);
 
 /*
  * rt_unregister - forget NAME: the caller has cleaned it up itself
+ *
+ * Withdraws one registration of NAME (see rt_register: registrations are
+ * counted), whichever process of the program made it.
  *
  * RETURN VALUE, ERRORS
  *   As rt_register. Unregistering a name the tracker does not hold is not an
@@ -134,7 +183,9 @@ RT_EXPORT int rt_unregister(const char *name, const char *rtype);
  * rt_getfd - the write end of the tracker pipe
  *
  * Ensures the tracker is running (as rt_ensure_running) and returns the write
- * end of its pipe. The descriptor is close-on-exec. Do not close it.
+ * end of its public pipe, the one to hand to programs you exec and to
+ * CPython. The descriptor is close-on-exec. Do not close it. (The process
+ * itself writes on a private pipe of its own; both reach the same tracker.)
  *
  * To share the tracker with a program you exec, keep this descriptor open in
  * the child (a posix_spawn dup2 action onto itself, or clearing FD_CLOEXEC)
@@ -163,10 +214,15 @@ RT_EXPORT int rt_getfd(void);
  *   0 on success, -1 with errno set on failure (nothing is changed then).
  * ERRORS
  *   EBADF   FD is negative or not an open descriptor.
- *   EINVAL  FD is not a pipe or FIFO, or is not open for writing.
+ *   EINVAL  FD is not a pipe or FIFO, or is not open for writing, or is 0, 1
+ *           or 2 (a standard stream is never taken for a tracker pipe, as
+ *           RESOURCE_TRACKER_FD never takes one).
  * NOTES
  *   A pipe whose reader is already gone is accepted; the next message finds
- *   it dead and starts a tracker of this process's own, with the warning.
+ *   it dead and starts a tracker on it, with the warning. Whether FD leads
+ *   to a tracker of the library is asked on its control socket; if none
+ *   answers (CPython's tracker), only what every CPython tracker reads is
+ *   sent (see rt_register, EINVAL).
  */
 RT_EXPORT int rt_setfd(int fd);
 
@@ -177,9 +233,11 @@ RT_EXPORT int rt_setfd(int fd);
  *
  * RETURN VALUE
  *   The pid of the tracker this process started (or that its parent started
- *   before fork), or -1 when none was started or the tracker was adopted
- *   through RESOURCE_TRACKER_FD or rt_setfd (its pid is not known then).
- *   Never sets errno.
+ *   before fork, or that took over from a dead one), or of an adopted
+ *   tracker of the library (once adopted: after rt_setfd, or after the
+ *   first call for RESOURCE_TRACKER_FD); -1 when none was started yet or
+ *   the tracker in use is not the library's (its pid is not known then).
+ *   Never fails and never sets errno.
  */
 RT_EXPORT pid_t rt_tracker_pid(void);
 
@@ -188,8 +246,9 @@ RT_EXPORT pid_t rt_tracker_pid(void);
  *
  * Defines RTYPE, whose cleanup is CLEANUP(name), for rt_register and
  * rt_unregister. Must be called before this process has a tracker (before
- * its first rt_register, rt_unregister, rt_ensure_running or rt_getfd, and
- * before it adopts one); the tracker it then starts knows the type.
+ * its first rt_register, rt_unregister, rt_ensure_running, rt_getfd,
+ * rt_spawn_prepare or wrapper call with O_CREAT, and before it adopts one);
+ * the tracker it then starts knows the type.
  *
  * What CLEANUP may do and rely on. It runs in the tracker process, at
  * shutdown, once per name of its type still registered, newest first, with
@@ -203,7 +262,13 @@ RT_EXPORT pid_t rt_tracker_pid(void);
  * not call exit or longjmp, and should not block: the tracker waits for it.
  * NAME is NUL-terminated. CLEANUP returns 0 on success, or -1 with errno set
  * (or a positive errno value); a failure is reported as
- * "resource_tracker: 'NAME': [Errno E] TEXT" and makes the exit status 2.
+ * "resource_tracker: 'NAME': [Errno E] TEXT" and makes the exit status 2
+ * (-1 with errno left 0 is reported as EIO, "[Errno 5] Input/output
+ * error"). It runs with the tracker's surroundings: working directory "/",
+ * standard input and output on /dev/null, standard error the program's (or
+ * /dev/null: see resourcetracker(7)), no other descriptor of the program
+ * open, every signal but SIGKILL, SIGSTOP and the faults ignored, in a
+ * session of its own.
  *
  * Because the tracker is forked, a program with custom types pays the
  * fork's cost at the start (page tables copied: about 14 ms per GiB of
@@ -211,7 +276,9 @@ RT_EXPORT pid_t rt_tracker_pid(void);
  * memory for as long as it runs. Programs without custom types do not.
  *
  * A child exec'ed with the tracker (rt_spawn_prepare) may use the type by
- * defining it too before its first call.
+ * defining it too before its first call: the tracker, asked on adoption,
+ * knows it. A type the adopted tracker does not know is refused with
+ * EINVAL.
  *
  * RETURN VALUE
  *   0 on success, -1 with errno set on failure.
@@ -242,15 +309,19 @@ RT_EXPORT int rt_define_type(const char *rtype,
  * created, so a SIGKILL at any instant leaves no object the tracker does
  * not know (killed between the two steps, the tracker's unlink of the name
  * finds nothing and says so). If the creation fails, the registration is
- * withdrawn. The name is first checked not to exist; what remains is the
- * rare case where another process creates the same name between that check
- * and our creation and we are killed before withdrawing: then the tracker
- * unlinks the other's object.
+ * withdrawn; registrations are counted (rt_register), so two processes
+ * racing to create one name, the loser falling back to opening it, leave
+ * exactly the winner's registration. Once the object exists, its identity
+ * (device and inode) goes to the tracker: the tracker, and a sweep, never
+ * remove another object that took the name later. What remains is a
+ * loser of such a race that belongs to another program (another tracker)
+ * and is SIGKILLed in the microseconds between its registration and its
+ * withdrawal: its tracker then unlinks the name, the winner's object.
  *
  * rt_shm_unlink, rt_sem_unlink and rt_mq_unlink unlink and then unregister;
  * an unlink that fails leaves the registration. Killed between the two, the
  * tracker's own unlink finds nothing (or a newer object of that name, which
- * it removes).
+ * it leaves alone when the identity of the one registered is known).
  *
  * rt_sem_open creates a semaphore as glibc and musl do, writing it into a
  * file under a temporary name and linking that into place, but registers
@@ -296,6 +367,8 @@ RT_EXPORT int rt_mq_unlink(const char *name);
  *
  * Ensures the tracker is running, adds to ACTIONS a dup2 of the tracker's
  * write end onto itself (which clears close-on-exec in the child only), and
+ * the same for the run's journal when there is one (holding it, the child
+ * keeps the run alive for the sweep), and
  * builds in *RET_ENVP a copy of ENVP (of environ when ENVP is NULL) without
  * any RESOURCE_TRACKER_FD entry and with RESOURCE_TRACKER_FD=FD:DEV:INO
  * naming that pipe. Pass ACTIONS and *RET_ENVP to posix_spawn or

@@ -761,6 +761,14 @@ int rt_define_type(const char *rtype, int (*cleanup)(const char *name))
     return fail(r < 0 ? r : 0);
 }
 
+int rt__client_journal_fd(void)
+{
+    int cs = lock();
+    int fd = handle.journal;
+    unlock(cs);
+    return fd;
+}
+
 pid_t rt_tracker_pid(void)
 {
     int cs = lock();

@@ -15,4 +15,9 @@
 int rt__client_identify(const char *name, const char *rtype, dev_t dev,
                         ino_t ino);
 
+/* The run's journal descriptor this process holds (it carries the run's
+ * lock), or -1: rt_spawn_prepare keeps it open in the child so that the
+ * child, too, keeps the run alive for the sweep. */
+int rt__client_journal_fd(void);
+
 #endif /* RT_CLIENT_H */

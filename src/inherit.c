@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "fdio.h"
 #include "resourcetracker.h"
 
@@ -164,6 +165,12 @@ int rt_spawn_prepare(posix_spawn_file_actions_t *actions, char *const envp[],
     /* dup2 onto itself: POSIX (and glibc since 2.29, musl) clear
      * FD_CLOEXEC in the child for that one descriptor. */
     int r = posix_spawn_file_actions_adddup2(actions, fd, fd);
+    /* The run's journal too: holding it, the child keeps the run alive for
+     * whoever would sweep it (resourcetracker(7)). */
+    int journal = rt__client_journal_fd();
+    if (r == 0 && journal >= 0) {
+        r = posix_spawn_file_actions_adddup2(actions, journal, journal);
+    }
     if (r != 0) {
         free(env);
         errno = r;
