@@ -126,12 +126,12 @@ pid_t rt__guardian_start(int dirfd, const char *name, int sweep_others)
         return pid > 0 ? pid : -1;
     }
     /* Nothing of the tracker's: no pipe (it would hide the tracker's
-     * death), no lock (it would wait for itself). */
+     * death), no lock (it would wait for itself). The two kept go high
+     * first, so that placing one cannot clobber the other. */
     int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    if (dirfd != G_DIR && dup2(dirfd, G_DIR) < 0) {
-        _exit(0);
-    }
-    if (null < 0 || (null != G_NULL && dup2(null, G_NULL) < 0)) {
+    int d = fcntl(dirfd, F_DUPFD_CLOEXEC, 32);
+    int nl = null >= 0 ? fcntl(null, F_DUPFD_CLOEXEC, 32) : -1;
+    if (d < 0 || nl < 0 || dup2(d, G_DIR) < 0 || dup2(nl, G_NULL) < 0) {
         _exit(0);
     }
     rt__fd_close_from(G_NULL + 1);

@@ -199,8 +199,9 @@ RT_CHILD_SAFE static void place_std(void)
 /* Moves each source to its place, with no spare descriptor needed beyond
  * the places themselves (a host may run with very few): a source sitting
  * on another's place is moved aside to the lowest free number first.
- * Returns 0 or an errno. */
-RT_CHILD_SAFE static int place_fds(const struct child_args *a)
+ * Returns 0 or an errno; *STATUS_AT follows the status pipe, so that a
+ * failure is reported there and nowhere else. */
+RT_CHILD_SAFE static int place_fds(const struct child_args *a, int *status_at)
 {
     int src[NPLACE + 1];
     int dst[NPLACE + 1];
@@ -228,6 +229,9 @@ RT_CHILD_SAFE static int place_fds(const struct child_args *a)
             } else {
                 (void)RAW(SYS_close, (long)src[i]);
             }
+            if (i == 1) {
+                *status_at = dst[i];
+            }
             src[i] = -1;
             left--;
             progress = 1;
@@ -243,6 +247,9 @@ RT_CHILD_SAFE static int place_fds(const struct child_args *a)
                     }
                     (void)RAW(SYS_close, (long)src[i]);
                     src[i] = (int)moved;
+                    if (i == 1) {
+                        *status_at = (int)moved;
+                    }
                     break;
                 }
             }
@@ -277,12 +284,10 @@ RT_CHILD_SAFE static int exec_tracker(void *arg)
 RT_CHILD_SAFE static int middle(void *arg)
 {
     const struct child_args *a = arg;
-    int err = place_fds(a);
+    int status_at = a->src[1];
+    int err = place_fds(a, &status_at);
     if (err != 0) {
-        long status = a->src[1] == RT_FD_STATUS ? RT_FD_STATUS : a->src[1];
-        child_report((int)status, RT_REPORT_ERROR, err);
-        /* The status pipe may have moved: report on both numbers. */
-        child_report(RT_FD_STATUS, RT_REPORT_ERROR, err);
+        child_report(status_at, RT_REPORT_ERROR, err);
         RAW_EXIT(127);
     }
     long pid;

@@ -315,6 +315,10 @@ static void open_journal(void)
         fd = rt__state_open_journal(args.dir, journal_name, O_RDWR);
         if (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0) {
             fd = rt__fd_close(fd);
+        } else if (fd == -ENOENT) {
+            /* The run had no journal (its state directory could not be
+             * used then): from now on it has one. */
+            fd = rt__state_create_journal(args.dir, st.st_dev, st.st_ino);
         }
     }
     if (fd < 0) {
