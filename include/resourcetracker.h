@@ -80,7 +80,9 @@ extern "C" {
  *
  * Starts the tracker if this process has none. A process that finds
  * RESOURCE_TRACKER_FD in its environment at its first call adopts the tracker
- * it names instead (see rt_setfd for the checks). If the tracker this process
+ * it names instead (see rt_setfd for the checks), leaving the descriptor as
+ * it came (not close-on-exec): what it execs in turn, with the variable,
+ * shares the same tracker. If the tracker this process
  * had has died (it was SIGKILLed), the call joins the tracker another
  * process of the program already started in its place, or starts one on the
  * same pipes and writes one line beginning "resource_tracker: process died

@@ -444,10 +444,14 @@ static int revive(void)
     return r;
 }
 
+/* The descriptor is left as it came, not close-on-exec: a program that
+ * adopted the tracker and execs another (a shell running commands, under
+ * `resourcetracker run`) passes it on with the variable, and the whole tree
+ * shares one tracker. */
 static int adopt_env(void)
 {
     int fd = rt__inherit_from_env();
-    if (fd < 0 || rt__fd_set_cloexec(fd, 1) < 0) {
+    if (fd < 0) {
         return -1;
     }
     handle.b_w = fd;
