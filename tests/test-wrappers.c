@@ -764,7 +764,7 @@ static int full_host(void *arg, int w)
 {
     const struct full_plan *p = arg;
     RT_CHECK(w, unshare(CLONE_NEWNS), 0, 0);
-    RT_CHECK(w, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0, 0);
+    RT_CHECK(w, mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL), 0, 0);
     RT_CHECK(w,
              mount("rt-test", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
                    "size=64k,mode=1777"),
