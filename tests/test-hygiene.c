@@ -200,7 +200,10 @@ static int signal_host(void *arg, int w)
         RT_CHECK_EQ(w, (ign >> (fatal[i] - 1)) & 1, 0);
     }
     RT_CHECK_EQ(w, (ign >> (SIGRTMIN + 3 - 1)) & 1, 1);
-    RT_CHECK_EQ(w, proc_mask(tracker, "SigBlk:"), 0);
+    /* valgrind blocks signals in a thread while it sits in a system call
+     * (poll, here) and delivers them itself. */
+    RT_CHECK_EQ(w, proc_mask(tracker, "SigBlk:") == 0 || rt_test_valgrind(),
+                1);
     /* Sanitizer runtimes catch the synchronous faults; nothing else may
      * have a handler. */
     unsigned long long faults =
