@@ -755,7 +755,7 @@ static int namespace_checks(int w)
     /* /proc is still the parent namespace's. */
     check_hidden(w, "the parent's /proc", 1, 0);
     /* Nothing mounted here may reach the machine's namespace. */
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+    if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) {
         proc_say(w, "cannot make / private: %s", strerror(errno));
         return 1;
     }
