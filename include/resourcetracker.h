@@ -27,9 +27,10 @@
  * (mqd_t)-1) with errno set on failure, like the POSIX calls they sit
  * beside, and print nothing on a failure the caller can see; the
  * exceptions are rt_tracker_pid, which never fails nor sets errno, and
- * rt_spawn_free, which returns nothing. A call blocks only while the
- * tracker is stopped (SIGSTOP) and its pipe is full, or, for a file or
- * folder, until the tracker answers.
+ * rt_spawn_free, which returns nothing. A call waits only while a tracker
+ * starts (about a millisecond), while another process takes over from a
+ * dead one (up to 2 s), while the tracker is stopped (SIGSTOP) and its
+ * pipe is full, or, for a file or folder, until the tracker answers.
  */
 #ifndef RESOURCETRACKER_H
 #define RESOURCETRACKER_H
@@ -158,7 +159,9 @@ RT_EXPORT int rt_ensure_running(void);
  *   the tracker; EXDEV, NAME leads to another folder for the tracker than
  *   for the caller (a chroot, a mount namespace of the caller's own); EBUSY,
  *   NAME is a mount point; ELOOP, a component of NAME is a symbolic link;
- *   ENOENT, ENOTDIR, EACCES, as opening NAME's folder gives them.
+ *   ENOENT, ENOTDIR, EACCES, as opening NAME's folder gives them; ENOTCONN,
+ *   the tracker's control socket cannot be reached (the caller is in
+ *   another network namespace: the socket is in the abstract namespace).
  * NOTES
  *   The longest name, PIPE_BUF = 4096: in the colon form (printable ASCII
  *   names) 4083 - strlen(RTYPE) bytes (4070 for "shared_memory", 4074 for
@@ -209,8 +212,8 @@ RT_EXPORT int rt_getfd(void);
  * of a pipe (a FIFO open for writing); it is made close-on-exec. The write
  * end of the tracker this process used before, if any, stays open: what was
  * registered there stays protected until this process exits.
- * rt_tracker_pid() returns -1 afterwards: the adopted tracker's pid is not
- * known.
+ * rt_tracker_pid() then returns the adopted tracker's pid if it is the
+ * library's (it answers on its control socket), else -1.
  *
  * RETURN VALUE
  *   0 on success, -1 with errno set on failure (nothing is changed then).
@@ -249,7 +252,9 @@ RT_EXPORT pid_t rt_tracker_pid(void);
  * Defines RTYPE, whose cleanup is CLEANUP(name), for rt_register and
  * rt_unregister. Must be called before this process has a tracker (before
  * its first rt_register, rt_unregister, rt_ensure_running, rt_getfd,
- * rt_spawn_prepare or wrapper call with O_CREAT, and before it adopts one);
+ * rt_spawn_prepare, wrapper call that creates an object, or unlink wrapper
+ * call that unlinked one (it then unregisters the name), and before it
+ * adopts one);
  * the tracker it then starts knows the type.
  *
  * What CLEANUP may do and rely on. It runs in the tracker process, at
@@ -379,8 +384,10 @@ RT_EXPORT int rt_mq_unlink(const char *name);
  * copied: keep them until the spawn. Free *RET_ENVP with rt_spawn_free.
  *
  * RETURN VALUE
- *   0 on success, -1 with errno set on failure (then ACTIONS and *RET_ENVP
- *   are unchanged).
+ *   0 on success, -1 with errno set on failure (then *RET_ENVP is
+ *   unchanged, and so is ACTIONS unless the second action, the journal's,
+ *   could not be added: the first then stays, which a posix_spawn of that
+ *   ACTIONS survives).
  * ERRORS
  *   EINVAL  ACTIONS or RET_ENVP is NULL.
  *   ENOMEM  no memory for the environment or the action.

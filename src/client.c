@@ -439,7 +439,9 @@ static int revive(void)
      * journal, whose guardian cleans up once we and the others are gone. */
     r = start_fresh();
     if (r == 0) {
-        rt__diag_relaunch(handle.journal >= 0);
+        /* The old run's names are for its guardian or a sweep, once this
+         * program is gone: not "taken over". */
+        rt__diag_relaunch(0);
     }
     return r;
 }

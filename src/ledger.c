@@ -19,6 +19,7 @@ void rt__ledger_init(struct rt_ledger *l, uint64_t seed, size_t max_names,
 {
     memset(l->carry, 0, sizeof(l->carry));
     l->bad_lines = 0;
+    l->unknown_types = 0;
     l->report = report;
     rt__registry_init(&l->reg, seed, max_names, 0);
     for (int s = 0; s < RT_SRC_N; s++) {
@@ -49,6 +50,7 @@ void rt__ledger_free(struct rt_ledger *l)
     }
     memset(l->carry, 0, sizeof(l->carry));
     l->bad_lines = 0;
+    l->unknown_types = 0;
 }
 
 static void bad(struct rt_ledger *l, const char *what,
@@ -191,6 +193,9 @@ static void apply(struct rt_ledger *l, enum rt_src src, const struct rt_msg *m)
     int t = rt__rtypes_find((const char *)m->rtype, m->rtype_len);
     if (t < 0) {
         l->bad_lines++;
+        if (m->cmd == RT_CMD_REGISTER) {
+            l->unknown_types++;
+        }
         if (l->report != NULL && l->report->unknown_rtype != NULL) {
             l->report->unknown_rtype(l->report->ctx, m->name, m->name_len,
                                      m->rtype, m->rtype_len);

@@ -48,6 +48,10 @@ struct rt_ledger {
     struct registry pending[RT_SRC_N];
     struct rt_carry carry[RT_SRC_N];
     unsigned bad_lines;
+    /* Registrations of types this process does not know (a journal of a
+     * program with types of its own, replayed elsewhere): they cannot be
+     * held here, so whoever replays must not take the journal for whole. */
+    unsigned unknown_types;
     const struct rt_ledger_report *report;
     unsigned char scratch[RT_WIRE_SCRATCH(RT_LINE_MAX)];
 };

@@ -134,6 +134,10 @@ static void apply_state(struct rt_ledger *l, const char *line, size_t n)
         }
         return;
     }
+    if (t < 0 && len > 0 &&
+        (rt__jline_is(line, n, "entry") || rt__jline_is(line, n, "path"))) {
+        l->unknown_types++;
+    }
     if (t < 0 || len <= 0 || memchr(name_buf, '\0', (size_t)len) != NULL) {
         return;
     }
@@ -217,6 +221,7 @@ static void on_snap_end(void *ctx)
     r->l->reg = r->stage->reg;
     memcpy(r->l->pending, r->stage->pending, sizeof(r->l->pending));
     memcpy(r->l->carry, r->stage->carry, sizeof(r->l->carry));
+    r->l->unknown_types = r->stage->unknown_types;
     r->l->report = report;
     rt__ledger_init(r->stage, r->l->reg.seed, r->l->reg.max_entries, NULL);
     int done = r->info->done;

@@ -328,6 +328,19 @@ enum rt_sweep_run rt__sweep_one(int dirfd, const char *name, int jfd,
     st->failed += res.failed;
     st->left += res.left;
     st->dropped += res.dropped;
+    if (ledger.unknown_types > 0) {
+        /* Names of types of a program's own, which only a tracker of that
+         * program can clean up: the journal stays for it, as it is. */
+        rt__diag_note("journal holds names of types this program does not "
+                      "know, kept for a tracker that knows them: ",
+                      name);
+        tell_run(o, name, RT_SWEEP_PARTLY,
+                 "names of types this program does not know were left");
+        st->partly++;
+        st->left += ledger.unknown_types;
+        rt__ledger_free(&ledger);
+        return RT_SWEEP_PARTLY;
+    }
     if (res.left > 0) {
         what = RT_SWEEP_PARTLY;
         if (!o->dry_run) {

@@ -195,10 +195,24 @@ static void setup_signals(void)
     ign.sa_handler = SIG_IGN;
     sigemptyset(&ign.sa_mask);
     for (int sig = 1; sig < 65; sig++) {
-        if (ends_process(sig) || sig == SIGCHLD) {
-            /* Numbers the system does not have are refused: fine. */
-            (void)sigaction(sig, &ign, NULL);
+        if (!ends_process(sig) && sig != SIGCHLD) {
+            continue;
         }
+        /* Numbers the system does not have are refused: fine. libc refuses
+         * the ones it reserves for itself (glibc's 32 and 33), which would
+         * stay fatal: those are set with the system call, whose structure
+         * begins with the handler and, for SIG_IGN, needs nothing else on
+         * the architectures where that layout holds. */
+        if (sigaction(sig, &ign, NULL) == 0) {
+            continue;
+        }
+#if defined(__linux__) && defined(SYS_rt_sigaction) &&                         \
+    (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) ||       \
+     defined(__arm__) || defined(__riscv) || defined(__powerpc__) ||           \
+     defined(__s390__))
+        static const unsigned long kign[8] = {(unsigned long)SIG_IGN};
+        (void)syscall(SYS_rt_sigaction, (long)sig, kign, NULL, 8L);
+#endif
     }
     /* The launcher blocked every signal across the spawn so that none could
      * arrive before the dispositions above were in place (bpo-33613). */
@@ -233,7 +247,7 @@ static void report_ready(void)
     }
 }
 
-/* Folders held for path registrations count against the descriptor limit:
+/* Connections of the control socket count against the descriptor limit:
  * take all the system allows. */
 static void raise_nofile(void)
 {
@@ -722,6 +736,7 @@ static void serve(void)
  * still has it as its own stderr. Else a program that daemonized would
  * keep its caller waiting for as long as it runs. */
 static int starter_pidfd = -1;
+static int starter_polling;
 static double next_check = -1;
 static double check_every = 1;
 static struct stat err_st;
@@ -736,8 +751,20 @@ static void watch_stderr(void)
     int fd = (int)syscall(SYS_pidfd_open, (long)args.starter, 0L);
     if (fd >= 0) {
         starter_pidfd = rt__fd_lift(fd);
+        return;
     }
 #endif
+    /* Before Linux 5.3: ask every second whether it is still there. */
+    starter_polling = 1;
+}
+
+/* Without a pidfd: the starter is gone when kill(2) says so. */
+static void poll_starter(void)
+{
+    if (starter_polling && kill(args.starter, 0) < 0 && errno == ESRCH) {
+        starter_polling = 0;
+        next_check = now() + 1;
+    }
 }
 
 struct holder_scan {
@@ -834,7 +861,7 @@ static void loop(void)
             pid_at = n;
             p[n++] = (struct pollfd){starter_pidfd, POLLIN, 0};
         }
-        int timeout = -1;
+        int timeout = starter_polling ? 1000 : -1;
         if (next_check >= 0) {
             double wait = next_check - now();
             timeout = wait <= 0 ? 0 : (int)(wait * 1000) + 1;
@@ -867,6 +894,7 @@ static void loop(void)
             starter_pidfd = rt__fd_close(starter_pidfd);
             next_check = now() + 1;
         }
+        poll_starter();
         if (next_check >= 0 && now() >= next_check) {
             check_stderr();
         }
