@@ -270,16 +270,20 @@ static int status_field(pid_t pid, const char *key, char *buf, size_t cap)
 {
     char path[40] = "/proc/self/status";
     if (pid > 0) {
-        char d[12];
-        size_t i = sizeof(d);
+        /* "/proc/PID/status", built right to left without stdio. */
+        static const char tail[] = "/status";
+        size_t i = sizeof(path) - sizeof(tail);
+        memcpy(path + i, tail, sizeof(tail));
         unsigned v = (unsigned)pid;
         do {
-            d[--i] = (char)('0' + v % 10);
+            path[--i] = (char)('0' + v % 10);
             v /= 10;
         } while (v != 0);
-        memcpy(path, "/proc/", 6);
-        memcpy(path + 6, d + i, sizeof(d) - i);
-        memcpy(path + 6 + sizeof(d) - i, "/status", 8);
+        static const char head[] = "/proc/";
+        for (size_t k = sizeof(head) - 1; k > 0; k--) {
+            path[--i] = head[k - 1];
+        }
+        memmove(path, path + i, sizeof(path) - i);
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {

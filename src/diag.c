@@ -84,14 +84,15 @@ void rt__diag_no_journal(const char *why)
     char text[512];
     static const char head[] = PREFIX "no journal: ";
     static const char tail[] = "; a tracker that dies loses what it held\n";
-    size_t n = strlen(why);
-    if (n > sizeof(text) - sizeof(head) - sizeof(tail)) {
-        n = sizeof(text) - sizeof(head) - sizeof(tail);
+    size_t len = sizeof(head) - 1;
+    memcpy(text, head, sizeof(head));
+    size_t room = sizeof(text) - sizeof(head) - sizeof(tail);
+    for (size_t i = 0; why[i] != '\0' && i < room; i++) {
+        text[len++] = why[i];
     }
-    memcpy(text, head, sizeof(head) - 1);
-    memcpy(text + sizeof(head) - 1, why, n);
-    memcpy(text + sizeof(head) - 1 + n, tail, sizeof(tail) - 1);
-    (void)rt__fd_write_msg(2, text, sizeof(head) - 1 + n + sizeof(tail) - 1);
+    memcpy(text + len, tail, sizeof(tail));
+    len += sizeof(tail) - 1;
+    (void)rt__fd_write_msg(2, text, len);
 }
 
 void rt__diag_bad_line(const char *what, const unsigned char *text, size_t len)

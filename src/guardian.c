@@ -91,7 +91,7 @@ static _Noreturn void guard(const char *name, int sweep_others)
     }
     if (sweep_others) {
         struct rt_sweep_opts o = {0};
-        struct rt_sweep_stats st;
+        struct rt_sweep_stats st = {0};
         o.skip = name;
         (void)rt__sweep_dir(G_DIR, &o, &st);
     }

@@ -131,7 +131,10 @@ struct rt_entry_ext *rt__registry_ext(const struct rt_entry *e)
     if (!(e->flags & RT_ENTRY_EXT)) {
         return NULL;
     }
-    return (struct rt_entry_ext *)((char *)(uintptr_t)e + ext_offset(e->len));
+    /* The extension sits in the entry's own block, after the name. */
+    return (struct rt_entry_ext *)((unsigned char *)e->name +
+                                   (ext_offset(e->len) -
+                                    offsetof(struct rt_entry, name)));
 }
 
 /* Links E at the end of its type's order. */

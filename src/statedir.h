@@ -48,7 +48,7 @@ int rt__state_create_journal(int dirfd, uint64_t dev, uint64_t ino);
 int rt__state_open_journal(int dirfd, const char *name, int flags);
 
 /* Calls FN for each journal file name in DIRFD. Returns 0 or -errno.
- * AS-safe (getdents64 into a static buffer, Linux; readdir elsewhere). */
+ * AS-safe (getdents64 into a static buffer). */
 int rt__state_list(int dirfd, void (*fn)(void *ctx, const char *name),
                    void *ctx);
 

@@ -930,6 +930,7 @@ _Noreturn void rt__tracker_run(const struct rt_tracker_args *a)
     /* Listening before "ready": a path registered right after the start
      * finds the socket there. */
     struct stat bst;
+    memset(&bst, 0, sizeof(bst));
     if (args.b >= 0 && fstat(args.b, &bst) == 0) {
         info.b_dev = bst.st_dev;
         info.b_ino = bst.st_ino;

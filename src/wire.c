@@ -610,7 +610,7 @@ ssize_t rt__wire_encode_identify(char *buf, const char *name, size_t name_len,
                       k2[] = "\",\"base64_name\":\"", k3[] = "\",\"dev\":",
                       k4[] = ",\"ino\":", k5[] = ",\"pid\":";
     size_t fixed = sizeof(k1) + sizeof(k2) + sizeof(k3) + sizeof(k4) +
-                   sizeof(k5) - 5 + 3 * 20 + 2;
+                   sizeof(k5) - 5 + (size_t)3 * 20 + 2;
     if (name_len > RT_MSG_MAX ||
         fixed + rtype_len + rt__wire_b64_len(name_len) > RT_MSG_MAX) {
         return -ENAMETOOLONG;

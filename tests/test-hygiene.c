@@ -205,8 +205,7 @@ static int signal_host(void *arg, int w)
     RT_CHECK_EQ(w, (ign >> (33 - 1)) & 1, 1);
     /* valgrind blocks signals in a thread while it sits in a system call
      * (poll, here) and delivers them itself. */
-    RT_CHECK_EQ(w, proc_mask(tracker, "SigBlk:") == 0 || rt_test_valgrind(),
-                1);
+    RT_CHECK_EQ(w, proc_mask(tracker, "SigBlk:") == 0 || rt_test_valgrind(), 1);
     /* Sanitizer runtimes catch the synchronous faults; nothing else may
      * have a handler. */
     unsigned long long faults =
