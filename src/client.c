@@ -214,8 +214,6 @@ static int tracker_alive(void)
     return rt__fd_pipe_alive(handle.b_w);
 }
 
-static void run_pid1_exit(void);
-
 /* ---- joining a tracker through its control socket ---- */
 
 /* The type bits of a "types=a,b,c" list, as this process numbers types. */
@@ -370,11 +368,9 @@ static int start_fresh(void)
         rt__alive_install(&handle.alive_page, st.alive_page) == 0) {
         alive = rt__alive_word(handle.alive_page);
     }
-    if (getpid() == 1 && !handle.pid1_hook) {
-        /* The kernel kills every process of a PID namespace when its PID 1
-         * exits, the tracker included: at exit, PID 1 has it clean up
-         * first (exit() or a return from main; a crash is the sweep's). */
-        handle.pid1_hook = atexit(run_pid1_exit) == 0;
+    if (getpid() == 1) {
+        /* See run_pid1_exit. */
+        handle.pid1_hook = 1;
     }
     publish(alive, ACCEPT_ALL);
     return 0;
@@ -804,10 +800,16 @@ int rt__client_identify(const char *name, const char *rtype, dev_t dev,
     return send_msg(buf, (size_t)len);
 }
 
-/* PID 1 exiting: the tracker cleans up and answers before the kernel kills
- * the namespace. */
-static void run_pid1_exit(void)
+/* The kernel kills every process of a PID namespace when its PID 1 exits,
+ * the tracker included: a PID 1 that started a tracker has it clean up, and
+ * waits for its answer, before it goes. A destructor runs at exit() or a
+ * return from main (not at _exit or a fatal signal: a crash of PID 1 is
+ * the sweep's), with no registration that could fail. */
+__attribute__((destructor)) static void run_pid1_exit(void)
 {
+    if (!handle.pid1_hook) {
+        return;
+    }
     int saved = errno;
     static const char req[] = "shutdown\n";
     char reply[64];

@@ -597,9 +597,9 @@ static int visit_fd(struct scan *s, int dirfd, const char *name, pid_t pid)
     if (fd < 0) {
         return 0; /* "." and ".." */
     }
-    uint64_t dev;
-    uint64_t ino;
-    mode_t mode;
+    uint64_t dev = 0;
+    uint64_t ino = 0;
+    mode_t mode = 0;
     int r = stat_link(dirfd, name, &dev, &ino, &mode);
     if (r == -ENOENT) {
         return 0; /* closed since the listing */

@@ -107,7 +107,13 @@ logged build-staged cmake --build "$b"
 links_shared "$b/consumer" || fail "consumer does not link libresourcetracker.so.0"
 ! links_shared "$b/consumer-static" || fail "consumer-static links the shared library"
 links_rt "$b" consumer-static
-LD_LIBRARY_PATH=$tree/lib ldd "$b/consumer" \
+# ldd is glibc's; a program built with musl-gcc is listed by its own loader.
+interp=$(readelf -l "$b/consumer" | sed -n 's/.*interpreter: \(.*\)]/\1/p')
+case "$interp" in
+*ld-musl*) lister="$interp --list" ;;
+*) lister=ldd ;;
+esac
+LD_LIBRARY_PATH=$tree/lib $lister "$b/consumer" \
     | grep -q "libresourcetracker\.so\.0 => $tree/lib/libresourcetracker\.so\.0 " \
     || fail "consumer does not load the staged libresourcetracker.so.0"
 run "$b/consumer" LD_LIBRARY_PATH="$tree/lib"
