@@ -240,8 +240,11 @@ static int hello(uint64_t *ret_accept, int *ret_alive, int *ret_reads_a)
 {
     static const char req[] = "hello\n";
     char reply[RT_CTL_LINE_MAX];
-    int r = rt__ctl_call(handle.b_dev, handle.b_ino, req, sizeof(req) - 1, NULL,
-                         0, reply, sizeof(reply), ret_alive);
+    /* A tracker that does not answer within a few seconds (stopped) is
+     * taken for one that is not ours: only what every tracker reads goes
+     * to it, which it will read when it runs again. */
+    int r = rt__ctl_ask(handle.b_dev, handle.b_ino, req, sizeof(req) - 1, reply,
+                        sizeof(reply), ret_alive, 3000);
     if (r < 0) {
         return r;
     }

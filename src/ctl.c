@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -147,8 +148,9 @@ static ssize_t recv_line(int fd, char *buf, size_t cap, int *fds, int maxfds,
     return n == 0 ? -EPROTO : n;
 }
 
-int rt__ctl_call(uint64_t dev, uint64_t ino, const char *req, size_t len,
-                 const int *fds, int nfds, char *reply, size_t cap, int *ret_fd)
+static int call(uint64_t dev, uint64_t ino, const char *req, size_t len,
+                const int *fds, int nfds, char *reply, size_t cap, int *ret_fd,
+                int ms)
 {
     int saved = errno;
     if (ret_fd != NULL) {
@@ -160,6 +162,10 @@ int rt__ctl_call(uint64_t dev, uint64_t ino, const char *req, size_t len,
     }
     struct sockaddr_un sa;
     socklen_t salen = make_addr(&sa, dev, ino);
+    if (ms > 0) {
+        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    }
     int r;
     do {
         r = connect(fd, (struct sockaddr *)&sa, salen);
@@ -187,7 +193,19 @@ int rt__ctl_call(uint64_t dev, uint64_t ino, const char *req, size_t len,
     }
     rt__fd_close(fd);
     errno = saved;
-    return r;
+    return r == -EWOULDBLOCK ? -EAGAIN : r;
+}
+
+int rt__ctl_call(uint64_t dev, uint64_t ino, const char *req, size_t len,
+                 const int *fds, int nfds, char *reply, size_t cap, int *ret_fd)
+{
+    return call(dev, ino, req, len, fds, nfds, reply, cap, ret_fd, 0);
+}
+
+int rt__ctl_ask(uint64_t dev, uint64_t ino, const char *req, size_t len,
+                char *reply, size_t cap, int *ret_fd, int ms)
+{
+    return call(dev, ino, req, len, NULL, 0, reply, cap, ret_fd, ms);
 }
 
 int rt__ctl_listen(uint64_t dev, uint64_t ino)
@@ -376,6 +394,13 @@ int rt__ctl_call(uint64_t dev, uint64_t ino, const char *req, size_t len,
         *ret_fd = -1;
     }
     return -ENOSYS;
+}
+
+int rt__ctl_ask(uint64_t dev, uint64_t ino, const char *req, size_t len,
+                char *reply, size_t cap, int *ret_fd, int ms)
+{
+    (void)ms;
+    return rt__ctl_call(dev, ino, req, len, NULL, 0, reply, cap, ret_fd);
 }
 
 int rt__ctl_listen(uint64_t dev, uint64_t ino)

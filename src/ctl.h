@@ -28,10 +28,17 @@
  * most one descriptor into *RET_FD (-1 if none; RET_FD may be NULL). The
  * peer must be of this process's effective uid. Returns 0, or -errno:
  * -ECONNREFUSED or -ENOENT when no tracker listens there, -EPERM when the
- * listener is someone else's. */
+ * listener is someone else's. It waits for the answer as long as it takes
+ * (a tracker stopped with SIGSTOP holds it). */
 int rt__ctl_call(uint64_t dev, uint64_t ino, const char *req, size_t len,
                  const int *fds, int nfds, char *reply, size_t cap,
                  int *ret_fd);
+
+/* The same, giving up after MS milliseconds without an answer (-EAGAIN):
+ * for questions whose answer the caller can do without (hello), so that a
+ * stopped tracker cannot hold it. */
+int rt__ctl_ask(uint64_t dev, uint64_t ino, const char *req, size_t len,
+                char *reply, size_t cap, int *ret_fd, int ms);
 
 /* Tracker: a listening socket for (DEV, INO), non-blocking, close-on-exec,
  * above 2. -errno on failure (-EADDRINUSE when someone holds the name). */

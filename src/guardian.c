@@ -1,13 +1,28 @@
 /* SPDX-License-Identifier: MIT */
-/* The guardian. Runs in a raw fork of the tracker: AS-safe. */
+/* The guardian. Runs in a raw fork of the tracker: AS-safe.
+ *
+ * Besides waiting for the run's lock, it rescues what the pipes still hold
+ * when the tracker dies, so that a message written just before the death
+ * is not lost with the pipes when no process of the run ever calls the
+ * library again:
+ *   - the private pipe: the guardian keeps a read end of it (its writers
+ *     learn of the tracker's death from the liveness word, not from EPIPE,
+ *     so one more reader hides nothing from them), and moves what it holds
+ *     into the journal once every process of the run has gone;
+ *   - the public pipe: it keeps no read end of it (that would hide the
+ *     tracker's death from its writers), only an O_PATH reference; when the
+ *     tracker dies (PR_SET_PDEATHSIG) it opens a read end for the moment it
+ *     takes to move what the pipe holds into the journal, under the reader
+ *     lock a new tracker would take, and closes it. */
 
-/* syscall(2) for fork and prctl(2): Linux. */
+/* syscall(2) for fork, prctl(2), O_PATH: Linux. */
 #define _GNU_SOURCE
 #include "guardian.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -19,8 +34,8 @@
 #include <sys/syscall.h>
 #endif
 
-#include "diag.h"
 #include "fdio.h"
+#include "ledger.h"
 #include "recorder.h"
 #include "statedir.h"
 #include "sweep.h"
@@ -28,6 +43,10 @@
 #define G_DIR 3
 #define G_NULL 4
 #define G_JOURNAL 5
+#define G_A 6     /* a read end of the private pipe, or closed */
+#define G_BPATH 7 /* an O_PATH reference to the public pipe, or closed */
+
+static volatile sig_atomic_t tracker_gone;
 
 /* The tracker let go of its stderr (tracker.c, "whose stderr"): so do we.
  * Only a dup2 of a descriptor opened beforehand: AS-safe. */
@@ -39,9 +58,52 @@ static void drop_stderr(int sig)
     errno = saved;
 }
 
+/* The tracker died (PR_SET_PDEATHSIG): the wait for the lock is broken off
+ * (EINTR) and the public pipe's content rescued. */
+static void on_tracker_gone(int sig)
+{
+    (void)sig;
+    tracker_gone = 1;
+}
+
+/* Moves what the pipe FD holds into the journal. */
+static void move_out(int fd, enum rt_src src)
+{
+    struct rt_recorder rec;
+    if (fd < 0 || rt__recorder_resume(&rec, G_JOURNAL) < 0) {
+        return;
+    }
+    while (rt__recorder_segment(&rec, fd, src, NULL) > 0) {
+    }
+}
+
+static void rescue_public(void)
+{
+    char path[32];
+    (void)snprintf(path, sizeof(path), "/proc/self/fd/%d", G_BPATH);
+    int b = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (b < 0) {
+        return;
+    }
+    /* A process of the run taking over holds it, and reads the pipe. */
+    if (flock(b, LOCK_EX | LOCK_NB) == 0) {
+        move_out(b, RT_SRC_B);
+    }
+    rt__fd_close(b);
+}
+
+/* Waits for the run's lock; rescues the public pipe when the tracker dies
+ * meanwhile. */
 static void lock_exclusive(int fd)
 {
-    while (flock(fd, LOCK_EX) < 0 && errno == EINTR) {
+    for (;;) {
+        if (tracker_gone == 1) {
+            tracker_gone = 2;
+            rescue_public();
+        }
+        if (flock(fd, LOCK_EX) == 0 || errno != EINTR) {
+            return;
+        }
     }
 }
 
@@ -72,16 +134,28 @@ static void wait_for_holders(int jfd)
     }
 }
 
-static _Noreturn void guard(const char *name, int sweep_others)
+static void handle(int sig, void (*fn)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = fn;
+    sigemptyset(&sa.sa_mask);
+    (void)sigaction(sig, &sa, NULL);
+}
+
+static _Noreturn void guard(const char *name, int sweep_others, pid_t tracker)
 {
 #if defined(__linux__)
     (void)prctl(PR_SET_NAME, "resource_guard", 0, 0, 0);
 #endif
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = drop_stderr;
-    sigemptyset(&sa.sa_mask);
-    (void)sigaction(SIGUSR1, &sa, NULL);
+    handle(SIGUSR1, drop_stderr);
+    handle(SIGUSR2, on_tracker_gone);
+#if defined(__linux__)
+    (void)prctl(PR_SET_PDEATHSIG, SIGUSR2, 0, 0, 0);
+#endif
+    if (getppid() != tracker) {
+        tracker_gone = 1; /* it died before the line above */
+    }
     int jfd = rt__state_open_journal(G_DIR, name, O_RDWR);
     if (jfd < 0 || (jfd != G_JOURNAL && dup2(jfd, G_JOURNAL) < 0)) {
         _exit(0);
@@ -102,6 +176,9 @@ static _Noreturn void guard(const char *name, int sweep_others)
         /* The tracker finished and removed it. */
         _exit(0);
     }
+    /* Every process of the run is gone, the tracker first: what the
+     * private pipe still holds was written after the tracker died. */
+    move_out(G_A, RT_SRC_A);
     struct rt_sweep_opts o = {0};
     struct rt_sweep_stats stats;
     memset(&stats, 0, sizeof(stats));
@@ -109,7 +186,18 @@ static _Noreturn void guard(const char *name, int sweep_others)
     _exit(0);
 }
 
-pid_t rt__guardian_start(int dirfd, const char *name, int sweep_others)
+/* FD moved to the number TO, or TO closed when FD is -1. */
+static int place(int fd, int to)
+{
+    if (fd < 0) {
+        rt__fd_close(to);
+        return 0;
+    }
+    return dup2(fd, to) < 0 ? -1 : 0;
+}
+
+pid_t rt__guardian_start(int dirfd, const char *name, int sweep_others,
+                         int a_fd, int b_fd)
 {
     char copy[RT_STATE_NAME_MAX];
     size_t n = strlen(name);
@@ -117,6 +205,7 @@ pid_t rt__guardian_start(int dirfd, const char *name, int sweep_others)
         return -1;
     }
     memcpy(copy, name, n + 1);
+    pid_t tracker = getpid();
 #if defined(SYS_fork)
     pid_t pid = (pid_t)syscall(SYS_fork);
 #else
@@ -125,15 +214,30 @@ pid_t rt__guardian_start(int dirfd, const char *name, int sweep_others)
     if (pid != 0) {
         return pid > 0 ? pid : -1;
     }
-    /* Nothing of the tracker's: no pipe (it would hide the tracker's
-     * death), no lock (it would wait for itself). The two kept go high
-     * first, so that placing one cannot clobber the other. */
+    /* Nothing else of the tracker's: no read end of the public pipe (it
+     * would hide the tracker's death), no lock (it would wait for itself).
+     * What is kept goes high first, so that placing one cannot clobber
+     * another. */
+    char path[32];
+    int bpath = -1;
+    if (b_fd >= 0) {
+        (void)snprintf(path, sizeof(path), "/proc/self/fd/%d", b_fd);
+        bpath = open(path, O_PATH | O_CLOEXEC);
+    }
     int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    int d = fcntl(dirfd, F_DUPFD_CLOEXEC, 32);
-    int nl = null >= 0 ? fcntl(null, F_DUPFD_CLOEXEC, 32) : -1;
-    if (d < 0 || nl < 0 || dup2(d, G_DIR) < 0 || dup2(nl, G_NULL) < 0) {
+    int src[5] = {dirfd, null, -1, a_fd, bpath};
+    int high[5];
+    for (int i = 0; i < 5; i++) {
+        high[i] = src[i] >= 0 ? fcntl(src[i], F_DUPFD_CLOEXEC, 32) : -1;
+    }
+    if (high[0] < 0 || high[1] < 0 || place(high[0], G_DIR) < 0 ||
+        place(high[1], G_NULL) < 0 || place(high[3], G_A) < 0 ||
+        place(high[4], G_BPATH) < 0) {
         _exit(0);
     }
-    rt__fd_close_from(G_NULL + 1);
-    guard(copy, sweep_others);
+    /* The number the journal takes may hold the tracker's control socket:
+     * a guardian holding that would leave callers waiting on it. */
+    rt__fd_close(G_JOURNAL);
+    rt__fd_close_from(G_BPATH + 1);
+    guard(copy, sweep_others, tracker);
 }

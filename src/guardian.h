@@ -7,7 +7,8 @@
  * do) or every process of the run has exited after the tracker died, and
  * it sweeps the journal at that moment, as the tracker would have. At
  * start it also sweeps the journals of other runs that died whole. It
- * holds no pipe of the run, so it never hides the tracker's death.
+ * holds no read end of the public pipe, so it never hides the tracker's
+ * death from those who learn of it by EPIPE.
  * Tracker, AS-safe. */
 #ifndef RT_GUARDIAN_H
 #define RT_GUARDIAN_H
@@ -16,7 +17,10 @@
 
 /* Forks the guardian of the run whose journal is NAME in the state
  * directory DIRFD; SWEEP_OTHERS: first sweep the other dead runs there.
- * Returns its pid, or -1. */
-pid_t rt__guardian_start(int dirfd, const char *name, int sweep_others);
+ * A_FD and B_FD are the tracker's read ends of the run's pipes (-1 when
+ * absent): see guardian.c for what the guardian keeps of them. Returns its
+ * pid, or -1. */
+pid_t rt__guardian_start(int dirfd, const char *name, int sweep_others,
+                         int a_fd, int b_fd);
 
 #endif /* RT_GUARDIAN_H */

@@ -278,48 +278,56 @@ int rt__recorder_runinfo(int fd, struct rt_runinfo *info)
 
 /* ---- writing ---- */
 
+/* Repairs the tail of the journal FD for appending: a raw record left with
+ * no length (its tracker died right after moving the data) gets it; a
+ * record cut by a crash is truncated away, so that new records start where
+ * it started. Returns the offset of the end, or -errno. */
+static int64_t repair_tail(int fd)
+{
+    struct rt_journal_visitor none = {0};
+    struct rt_journal_end e;
+    int rc = rt__journal_read(fd, 0, &none, &e);
+    if (rc < 0) {
+        return rc;
+    }
+    if (e.unfilled) {
+        char hdr[RT_JOURNAL_HDR];
+        rt__journal_header(hdr, 'A', e.fill_len);
+        rc = pwrite_full(fd, hdr + 2, 10, e.fill_at + 2);
+        return rc < 0 ? rc : (int64_t)e.size;
+    }
+    if ((e.torn || e.corrupt) && ftruncate(fd, (off_t)e.end) < 0) {
+        return -errno;
+    }
+    return (int64_t)e.end;
+}
+
 int rt__recorder_open(struct rt_recorder *r, int fd, int replay,
                       struct rt_ledger *l, struct rt_runinfo *info)
 {
     r->fd = -1;
     r->pos = r->snap_last = r->since = 0;
     r->broken = 0;
-    uint64_t end = 0;
-    int torn = 0;
-    struct rt_journal_end e = {0};
     if (replay) {
+        uint64_t end;
+        int torn;
         int rc = rt__recorder_replay(fd, l, info, &end, &torn);
         if (rc < 0) {
             return rc;
         }
-        /* Read the tail again for its shape: a raw record left with no
-         * length (its tracker died right after moving the data) gets it. */
-        struct rt_journal_visitor none = {0};
-        if (rt__journal_read(fd, 0, &none, &e) == 0 && e.unfilled) {
-            char hdr[RT_JOURNAL_HDR];
-            rt__journal_header(hdr, 'A', e.fill_len);
-            int rc2 = pwrite_full(fd, hdr + 2, 10, e.fill_at + 2);
-            if (rc2 < 0) {
-                return rc2;
-            }
-        }
-    } else {
-        struct stat st;
-        if (fstat(fd, &st) < 0) {
-            return -errno;
-        }
-        end = (uint64_t)st.st_size;
-        torn = 0;
     }
-    if (torn) {
-        /* A record cut by a crash: new ones start where it started. */
-        if (ftruncate(fd, (off_t)end) < 0) {
-            return -errno;
-        }
+    int64_t end = repair_tail(fd);
+    if (end < 0) {
+        return (int)end;
     }
     r->fd = fd;
-    r->pos = end;
+    r->pos = (uint64_t)end;
     return 0;
+}
+
+int rt__recorder_resume(struct rt_recorder *r, int fd)
+{
+    return rt__recorder_open(r, fd, 0, NULL, NULL);
 }
 
 int rt__recorder_meta(struct rt_recorder *r, const char *line, size_t len)
@@ -391,8 +399,10 @@ ssize_t rt__recorder_segment(struct rt_recorder *r, int fd, enum rt_src src,
          * as long as nothing follows it: nothing more is written. */
         r->broken = 1;
     }
-    feed_back(r->fd, data, (size_t)n, src, l);
-    rt__ledger_segment_end(l, src);
+    if (l != NULL) {
+        feed_back(r->fd, data, (size_t)n, src, l);
+        rt__ledger_segment_end(l, src);
+    }
     return n;
 }
 

@@ -53,13 +53,18 @@ struct rt_recorder {
 int rt__recorder_open(struct rt_recorder *r, int fd, int replay,
                       struct rt_ledger *l, struct rt_runinfo *info);
 
+/* Takes over FD to append to it, without replaying it: only its cut tail
+ * is repaired (see rt__recorder_open). Returns 0 or -errno. */
+int rt__recorder_resume(struct rt_recorder *r, int fd);
+
 /* Appends one meta line (newline included). 0 or -errno. */
 int rt__recorder_meta(struct rt_recorder *r, const char *line, size_t len);
 
 /* Moves what pipe FD holds (source SRC) into the journal and feeds it to
- * L. Returns the number of bytes, 0 at end-of-file, -EAGAIN when there was
- * nothing, or another -errno when nothing was moved because the journal
- * failed (the caller then goes on without it, reading the pipe itself). */
+ * L (unless L is NULL). Returns the number of bytes, 0 at end-of-file, -EAGAIN
+ * when there was nothing, or another -errno when nothing was moved because the
+ * journal failed (the caller then goes on without it, reading the pipe itself).
+ */
 ssize_t rt__recorder_segment(struct rt_recorder *r, int fd, enum rt_src src,
                              struct rt_ledger *l);
 

@@ -954,7 +954,8 @@ _Noreturn void rt__tracker_run(const struct rt_tracker_args *a)
     }
     if (rec.fd >= 0 && args.dir >= 0) {
         guardian = rt__guardian_start(args.dir, journal_name,
-                                      !(args.flags & RT_TRACK_NO_SWEEP));
+                                      !(args.flags & RT_TRACK_NO_SWEEP),
+                                      src_fd[RT_SRC_A], src_fd[RT_SRC_B]);
     }
     watch_stderr();
     loop();
