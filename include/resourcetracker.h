@@ -262,7 +262,9 @@ RT_EXPORT pid_t rt_tracker_pid(void);
  * errno set to 0. The tracker is then a copy of this program made by fork
  * when the tracker started (not by exec, as without custom types: a function
  * pointer only means something in a copy of the program), so CLEANUP sees
- * the program's memory as it was at that moment, and nothing changed later.
+ * the program's private memory as it was at that moment, and nothing
+ * changed later; its shared mappings (MAP_SHARED) are gone, the tracker
+ * lets go of them so as not to keep their files' memory.
  * That copy may come from a multithreaded program whose other threads held
  * locks: CLEANUP must use async-signal-safe functions only (unlink,
  * unlinkat, open, close, write, kill, ...; no malloc, stdio or locks), must

@@ -23,6 +23,7 @@ enum {
     RT_TRACK_PID1 = 2,     /* the starter is PID 1: honour its shutdown */
     RT_TRACK_HOLD = 4,     /* keep the status pipe open until exit */
     RT_TRACK_NO_SWEEP = 8, /* do not sweep dead runs at start */
+    RT_TRACK_FORKED = 16,  /* a raw fork of the host, not an exec'ed image */
 };
 
 struct rt_tracker_args {

@@ -472,7 +472,7 @@ static void build_args(struct child_args *a, const struct rt_launch *in,
     t->journal = a->src[5] >= 0 ? RT_FD_JOURNAL : -1;
     t->dir = a->src[6] >= 0 ? RT_FD_DIR : -1;
     t->starter = getpid();
-    t->flags = flags;
+    t->flags = flags | (a->image_fd < 0 ? RT_TRACK_FORKED : 0);
     (void)snprintf(a->arg, sizeof(a->arg), "%ld:%u", (long)t->starter, flags);
     a->argv[0] = (char *)"resource_tracker";
     a->argv[1] = a->arg;

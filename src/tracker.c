@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -219,6 +220,56 @@ static void setup_signals(void)
     sigset_t none;
     sigemptyset(&none);
     (void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* A tracker forked from its host (a program with types of its own) holds a
+ * copy of the host's mappings, shared ones included: a file the host
+ * mapped, unmapped and deleted would keep its memory (and its file system,
+ * busy) for as long as the tracker runs. Shared mappings are let go; a
+ * custom cleanup sees the host's private memory as it was, not them. */
+static void release_shared(void)
+{
+    static char maps[262144];
+    static struct {
+        uintptr_t start, end;
+    } drop[4096];
+    size_t n = 0;
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    ssize_t len = rt__fd_read_full(fd, maps, sizeof(maps) - 1);
+    rt__fd_close(fd);
+    if (len <= 0) {
+        return;
+    }
+    maps[len] = '\0';
+    for (char *line = maps; *line != '\0' && n < 4096;) {
+        char *nl = strchr(line, '\n');
+        /* "start-end perms offset dev inode path" */
+        char *p = line;
+        uintptr_t start = 0;
+        uintptr_t end = 0;
+        for (; *p != '-' && *p != '\0'; p++) {
+            start =
+                start * 16 + (uintptr_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
+        }
+        for (p++; *p != ' ' && *p != '\0'; p++) {
+            end = end * 16 + (uintptr_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
+        }
+        if (*p == ' ' && p[4] == 's' && end > start) {
+            drop[n].start = start;
+            drop[n].end = end;
+            n++;
+        }
+        if (nl == NULL) {
+            break;
+        }
+        line = nl + 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        (void)munmap((void *)drop[i].start, drop[i].end - drop[i].start);
+    }
 }
 
 static uint64_t hash_seed(void)
@@ -921,6 +972,9 @@ _Noreturn void rt__tracker_run(const struct rt_tracker_args *a)
 #if defined(__linux__)
     (void)prctl(PR_SET_NAME, "resource_tracker", 0, 0, 0);
 #endif
+    if (args.flags & RT_TRACK_FORKED) {
+        release_shared();
+    }
     if (args.alive >= 0) {
         rt__alive_claim(args.alive);
     }

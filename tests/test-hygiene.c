@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -466,6 +467,65 @@ static int loader_host(void *arg, int w)
     return rt_test_failures;
 }
 
+/* A tracker forked from its host (types of its own) lets go of the host's
+ * shared mappings: a 32 MiB file the host mapped, then unmapped and
+ * removed, no longer holds its memory while the tracker runs. */
+static int custom_cleanup(const char *name)
+{
+    (void)name;
+    return 0;
+}
+
+static int shared_mapping_host(void *arg, int w)
+{
+    const struct rt_test *t = arg;
+    char path[256];
+    snprintf(path, sizeof(path), "/dev/shm%s-big", t->prefix);
+    int fd = open(path, O_CREAT | O_EXCL | O_RDWR, 0600);
+    size_t size = (size_t)32 << 20;
+    if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
+        return 90;
+    }
+    unsigned char *p =
+        mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+        return 91;
+    }
+    memset(p, 7, size);
+    close(fd);
+    RT_CHECK(w, rt_define_type("hygiene_big", custom_cleanup), 0, 0);
+    RT_CHECK(w, rt_ensure_running(), 0, 0);
+    pid_t tracker = rt_tracker_pid();
+    munmap(p, size);
+    unlink(path);
+    /* The tracker maps nothing of that file. (/proc files have no size:
+     * read to the end.) */
+    char maps[64];
+    snprintf(maps, sizeof(maps), "/proc/%ld/maps", (long)tracker);
+    static char text[1 << 20];
+    size_t len = 0;
+    int mfd = open(maps, O_RDONLY);
+    for (ssize_t n; mfd >= 0 && len < sizeof(text) - 1 &&
+                    (n = read(mfd, text + len, sizeof(text) - 1 - len)) > 0;) {
+        len += (size_t)n;
+    }
+    text[len] = '\0';
+    RT_CHECK_EQ(w, mfd >= 0 && len > 0, 1);
+    close(mfd);
+    RT_CHECK_EQ(w, strstr(text, path + 8) == NULL, 1);
+    return rt_test_failures;
+}
+
+static void forked_tracker_lets_go_of_shared_mappings(void **state)
+{
+    if (rt_test_valgrind()) {
+        skip(); /* valgrind maps the files itself */
+    }
+    int rfd;
+    pid_t pid = rt_test_fork(*state, shared_mapping_host, *state, &rfd);
+    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+}
+
 static void tracker_dying_before_ready_falls_back_to_fork(void **state)
 {
     struct rt_test *t = *state;
@@ -495,6 +555,7 @@ int main(void)
         RT_TEST(tracker_keeps_no_copy_of_a_big_host),
         RT_TEST(subreaper_host_is_left_no_zombie),
         RT_TEST(tracker_reports_to_a_cloexec_stderr),
+        RT_TEST(forked_tracker_lets_go_of_shared_mappings),
         RT_TEST(no_stdio_host_keeps_std_numbers_free),
         RT_TEST(tracker_dying_before_ready_falls_back_to_fork),
     };
