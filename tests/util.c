@@ -113,6 +113,16 @@ void rt_test_track(struct rt_test *t, pid_t pid)
     }
 }
 
+void rt_test_untrack(struct rt_test *t, pid_t pid)
+{
+    for (int i = 0; i < t->npids; i++) {
+        if (t->pids[i] == pid) {
+            t->pids[i] = t->pids[--t->npids];
+            return;
+        }
+    }
+}
+
 void rt_test_track_mqueue(struct rt_test *t, const char *name)
 {
     if (t->nmqueues < 4) {

@@ -45,6 +45,11 @@ const char *rt_test_name(const struct rt_test *t, char *buf, size_t len,
 /* Records PID for teardown. */
 void rt_test_track(struct rt_test *t, pid_t pid);
 
+/* Forgets PID, reaped by the test itself: teardown must not signal a
+ * number the system may have given to another process since (tests that
+ * loop over many hosts). */
+void rt_test_untrack(struct rt_test *t, pid_t pid);
+
 /* Records a message queue name for teardown (they cannot be listed where
  * /dev/mqueue is not mounted). */
 void rt_test_track_mqueue(struct rt_test *t, const char *name);
