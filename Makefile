@@ -84,7 +84,8 @@ IMG_OBJS  := $(addprefix $(IMG)/,$(addsuffix .o,tracker-main $(TRACKER_SRCS) err
 TEST_NAMES := test-wire test-registry test-fdio test-args test-cleanup test-signals \
               test-fork test-hygiene test-inherit test-garbage \
               test-concurrency test-types test-wrappers test-wrappers2 \
-              test-spawn test-cpython test-pressure test-procscan test-paths
+              test-spawn test-cpython test-pressure test-procscan test-paths \
+              test-review
 
 
 TEST_BINS  := $(addprefix $(BUILD)/tests/,$(TEST_NAMES))
