@@ -72,19 +72,23 @@ static int tracker_status(struct rt_test *t, pid_t pid)
     return WEXITSTATUS(st);
 }
 
-/* Reads the lines of a host until "KEY N"; other lines are the host's
- * failed checks, printed. Returns N, or -1. */
+/* The N of the next "KEY N" line of a host; any other line fails the
+ * test. */
 static long read_key(int rfd, const char *key)
 {
-    char line[512];
-    size_t k = strlen(key);
-    while (rt_test_read_line(rfd, line, sizeof(line), 20) >= 0) {
-        if (strncmp(line, key, k) == 0 && line[k] == ' ') {
-            return strtol(line + k + 1, NULL, 10);
-        }
-        print_error("host: %s\n", line);
+    long v;
+    rt_test_read_keys(rfd, &key, &v, 1, 20);
+    return v;
+}
+
+/* In a host: "pid N" for the test, unless a check failed: then the host
+ * exits, and the test sees what failed and no pid. */
+static void say_tracker(int w, long pid)
+{
+    if (rt_test_failures > 0) {
+        _exit(1);
     }
-    return -1;
+    proc_say(w, "pid %ld", pid);
 }
 
 /* ---- item 1: "first one creates, the others attach", then SIGKILL ---- */
@@ -263,7 +267,7 @@ static int twice_host(void *arg, int w)
         int st = rt_test_wait_pid(pid, 20);
         RT_CHECK_EQ(w, st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, 1);
     }
-    proc_say(w, "pid %ld", (long)rt_tracker_pid());
+    say_tracker(w, (long)rt_tracker_pid());
     rt_test_hang();
 }
 
@@ -305,10 +309,57 @@ static int drop_capabilities(void)
     return (int)syscall(SYS_capset, &hdr, data);
 }
 
-static const char *const raw_line_fmt = "REGISTER:%s:folder\n";
+/* URL-safe base64 with padding, as in CPython's JSON lines. */
+static void base64url(const char *in, char *out)
+{
+    static const char digits[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t n = strlen(in);
+    const unsigned char *p = (const unsigned char *)in;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16;
+        v |= i + 1 < n ? (unsigned)p[i + 1] << 8 : 0;
+        v |= i + 2 < n ? p[i + 2] : 0;
+        *out++ = digits[v >> 18];
+        *out++ = digits[(v >> 12) & 63];
+        *out++ = i + 1 < n ? digits[(v >> 6) & 63] : '=';
+        *out++ = i + 2 < n ? digits[v & 63] : '=';
+    }
+    *out = '\0';
+}
 
-/* A worker: its registration of a path is refused, and so is a raw line
- * naming it written straight into the tracker's pipe. */
+/* The descriptors the library gave the master (a worker inherits them). */
+static unsigned char library_fds[1024];
+
+/* Writes a raw line registering FOLDER into each pipe of the library this
+ * process may write to (the private and the public pipe it inherited), and
+ * the JSON form of it into the public one. Returns the lines written. */
+static int write_raw_lines(const char *folder, int w)
+{
+    char line[512];
+    int lines = 0;
+    int n = snprintf(line, sizeof(line), "REGISTER:%s:folder\n", folder);
+    for (int fd = 3; fd < 1024; fd++) {
+        struct stat st;
+        int fl = fcntl(fd, F_GETFL);
+        if (library_fds[fd] && fl >= 0 && (fl & O_ACCMODE) == O_WRONLY &&
+            fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+            RT_CHECK_EQ(w, write(fd, line, (size_t)n), n);
+            lines++;
+        }
+    }
+    char b64[256];
+    base64url(folder, b64);
+    n = snprintf(line, sizeof(line),
+                 "{\"cmd\":\"REGISTER\",\"rtype\":\"folder\","
+                 "\"base64_name\":\"%s\"}\n",
+                 b64);
+    RT_CHECK_EQ(w, write(rt_getfd(), line, (size_t)n), n);
+    return lines + 1;
+}
+
+/* A worker: its registration of a path is refused, and so are raw lines
+ * naming it written straight into the tracker's pipes. */
 static int priv_worker(const char *folder, int nobody, int w)
 {
     if (nobody ? drop_to_nobody() < 0 : drop_capabilities() < 0) {
@@ -319,9 +370,8 @@ static int priv_worker(const char *folder, int nobody, int w)
     RT_CHECK(w, rt_register(folder, RT_FILE), -1, EPERM);
     RT_CHECK(w, rt_register("/", RT_FOLDER), -1, EINVAL);
     if (nobody) {
-        char line[512];
-        int n = snprintf(line, sizeof(line), raw_line_fmt, folder);
-        RT_CHECK_EQ(w, write(rt_getfd(), line, (size_t)n), n);
+        /* The private pipe, the public one, and the JSON form. */
+        RT_CHECK_EQ(w, write_raw_lines(folder, w), 3);
     }
     return rt_test_failures;
 }
@@ -329,7 +379,13 @@ static int priv_worker(const char *folder, int nobody, int w)
 static int priv_host(void *arg, int w)
 {
     const struct priv_args *a = arg;
+    for (int fd = 0; fd < 1024; fd++) {
+        library_fds[fd] = fcntl(fd, F_GETFD) < 0;
+    }
     RT_CHECK(w, rt_ensure_running(), 0, 0);
+    for (int fd = 0; fd < 1024; fd++) {
+        library_fds[fd] = library_fds[fd] && fcntl(fd, F_GETFD) >= 0;
+    }
     for (int nobody = 1; nobody >= 0; nobody--) {
         pid_t pid = fork();
         if (pid == 0) {
@@ -338,7 +394,7 @@ static int priv_host(void *arg, int w)
         int st = rt_test_wait_pid(pid, 20);
         RT_CHECK_EQ(w, st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, 1);
     }
-    proc_say(w, "pid %ld", (long)rt_tracker_pid());
+    say_tracker(w, (long)rt_tracker_pid());
     rt_test_hang();
 }
 
@@ -368,8 +424,8 @@ static void unprivileged_worker_cannot_register_root_paths(void **state)
              "resource_tracker: paths are registered through the library "
              "only: '%s'\n",
              folder);
-    assert_non_null(strstr(err, want));
-    assert_int_equal(rt_test_count(err, "resource_tracker: "), 1);
+    assert_int_equal(rt_test_count(err, want), 3);
+    assert_int_equal(rt_test_count(err, "resource_tracker: "), 3);
 }
 
 /* ---- item 5: hosts with some of 0, 1 and 2 closed ---- */
@@ -442,7 +498,7 @@ static int closed_host(void *arg, int w)
     }
     RT_CHECK_EQ(w, rt_test_shm_exists(a->name), 1);
     RT_CHECK(w, rt_ensure_running(), 0, 0);
-    proc_say(w, "pid %ld", (long)tracker);
+    say_tracker(w, (long)tracker);
     rt_test_hang();
 }
 
@@ -650,10 +706,7 @@ static _Noreturn void reuse_child(const struct reuse_args *a,
     RT_CHECK_EQ(w, rt_tracker_pid() != first && rt_tracker_pid() > 0, 1);
     struct stat st;
     RT_CHECK_EQ(w, fstat(file, &st) == 0 && st.st_size == 0, 1);
-    if (rt_test_failures > 0) {
-        _exit(1);
-    }
-    proc_say(w, "pid %ld", (long)rt_tracker_pid());
+    say_tracker(w, (long)rt_tracker_pid());
     rt_test_hang();
 }
 
@@ -687,10 +740,13 @@ static void child_reusing_tracker_numbers_gets_its_own(void **state)
     int rfd;
     pid_t host = rt_test_fork(t, reuse_host, &a, &rfd);
     assert_true(host > 0);
-    long child = read_key(rfd, "child");
+    static const char *const keys[] = {"child", "pid"};
+    long v[2];
+    rt_test_read_keys(rfd, keys, v, 2, 20);
+    long child = v[0];
+    long tracker = v[1];
     assert_true(child > 0);
     rt_test_track(t, (pid_t)child);
-    long tracker = read_key(rfd, "pid");
     close(rfd);
     assert_true(tracker > 0);
     rt_test_track(t, (pid_t)tracker);
@@ -934,7 +990,7 @@ static int define_host(void *arg, int w)
     }
     int st = rt_test_wait_pid(pid, 20);
     RT_CHECK_EQ(w, st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
-    proc_say(w, "pid %ld", (long)rt_tracker_pid());
+    say_tracker(w, (long)rt_tracker_pid());
     rt_test_hang();
 }
 
@@ -1011,7 +1067,7 @@ static int fragment_host(void *arg, int w)
     }
     int st = rt_test_wait_pid(pid, 20);
     RT_CHECK_EQ(w, st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
-    proc_say(w, "pid %ld", (long)rt_tracker_pid());
+    say_tracker(w, (long)rt_tracker_pid());
     rt_test_hang();
 }
 

@@ -52,19 +52,23 @@ static int tracker_status(struct rt_test *t, pid_t pid)
     return WEXITSTATUS(st);
 }
 
-/* Reads the lines of a host until "KEY N"; other lines are the host's
- * failed checks, printed. Returns N, or -1. */
+/* The N of the next "KEY N" line of a host; any other line fails the
+ * test. */
 static long read_key(int rfd, const char *key)
 {
-    char line[512];
-    size_t k = strlen(key);
-    while (rt_test_read_line(rfd, line, sizeof(line), 20) >= 0) {
-        if (strncmp(line, key, k) == 0 && line[k] == ' ') {
-            return strtol(line + k + 1, NULL, 10);
-        }
-        print_error("host: %s\n", line);
+    long v;
+    rt_test_read_keys(rfd, &key, &v, 1, 20);
+    return v;
+}
+
+/* In a host: "pid N" for the test, unless a check failed: then the host
+ * exits, and the test sees what failed and no pid. */
+static void say_tracker(int w, long pid)
+{
+    if (rt_test_failures > 0) {
+        _exit(1);
     }
-    return -1;
+    proc_say(w, "pid %ld", pid);
 }
 
 /* The pipe size a user gets when under its quota: 16 pages. */
@@ -162,10 +166,14 @@ static int run_pidns(struct rt_test *t, struct pidns_args *a)
     int rfd;
     pid_t host = rt_test_fork(t, pidns_host, a, &rfd);
     assert_true(host > 0);
-    long init = read_key(rfd, "init");
+    /* "init" from the host, "ready" from PID 1: in either order. */
+    static const char *const keys[] = {"init", "ready"};
+    long v[2];
+    rt_test_read_keys(rfd, keys, v, a->kill ? 2 : 1, 20);
+    long init = v[0];
     assert_true(init > 0);
     if (a->kill) {
-        assert_int_equal(read_key(rfd, "ready"), 1);
+        assert_int_equal(v[1], 1);
         assert_int_equal(kill((pid_t)init, SIGKILL), 0);
     }
     long st = read_key(rfd, "status");
@@ -315,7 +323,7 @@ static int jail_host(void *arg, int w)
     RT_CHECK(w, rt_register(a->file, RT_FILE), -1, EXDEV);
     RT_CHECK(w, rt_register(a->folder, RT_FOLDER), -1, EXDEV);
     RT_CHECK(w, rt_register(a->folder, RT_FILE), -1, EXDEV);
-    proc_say(w, "pid %ld", (long)rt_tracker_pid());
+    say_tracker(w, (long)rt_tracker_pid());
     rt_test_hang();
 }
 
