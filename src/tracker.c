@@ -747,6 +747,12 @@ static void watch_stderr(void)
         starter_pidfd = rt__fd_lift(fd);
     }
 #endif
+    if (starter_pidfd < 0) {
+        /* The starter is gone already (it went on while we set up after
+         * the ready report, and may have daemonized and exited), or cannot
+         * be watched: the checks of who holds our stderr start now. */
+        next_check = now() + 1;
+    }
 }
 
 struct holder_scan {
