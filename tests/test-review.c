@@ -776,6 +776,49 @@ static int daemonizing_host(const char *name, int w)
     return 0;
 }
 
+/* Fails the test naming every process that still holds the pipe of FD,
+ * and with which descriptor. */
+static void fail_with_holders(int fd, const char *what)
+{
+    struct stat pst;
+    char report[2048] = "";
+    size_t len = 0;
+    DIR *proc = opendir("/proc");
+    struct dirent *p;
+    while (fstat(fd, &pst) == 0 && proc != NULL &&
+           (p = readdir(proc)) != NULL) {
+        char dir[300];
+        if (atoi(p->d_name) <= 0) {
+            continue;
+        }
+        snprintf(dir, sizeof(dir), "/proc/%s/fd", p->d_name);
+        DIR *fds = opendir(dir);
+        struct dirent *f;
+        while (fds != NULL && (f = readdir(fds)) != NULL) {
+            char path[600];
+            struct stat st;
+            snprintf(path, sizeof(path), "%s/%s", dir, f->d_name);
+            if (f->d_name[0] != '.' && stat(path, &st) == 0 &&
+                st.st_dev == pst.st_dev && st.st_ino == pst.st_ino &&
+                len < sizeof(report) - 64) {
+                char comm[32] = "?";
+                rt_test_proc_field((pid_t)atoi(p->d_name), "status", "Name:\t",
+                                   comm, sizeof(comm));
+                len +=
+                    (size_t)snprintf(report + len, sizeof(report) - len,
+                                     " %s(%s):%s", p->d_name, comm, f->d_name);
+            }
+        }
+        if (fds != NULL) {
+            closedir(fds);
+        }
+    }
+    if (proc != NULL) {
+        closedir(proc);
+    }
+    fail_msg("%s; held by%s", what, report);
+}
+
 static void daemon_releases_callers_stderr(void **state)
 {
     struct rt_test *t = *state;
@@ -814,7 +857,9 @@ static void daemon_releases_callers_stderr(void **state)
     for (;;) {
         struct pollfd p = {e[0], POLLIN, 0};
         int left = (int)((start + proc_scaled(5) - proc_now()) * 1000);
-        assert_true(left > 0);
+        if (left <= 0) {
+            fail_with_holders(e[0], "the caller's stderr pipe is still held");
+        }
         if (poll(&p, 1, left) <= 0) {
             continue;
         }
