@@ -573,8 +573,9 @@ static void prepare_state(struct rt_launch *in, struct rt_launch_args *args,
         if (dir == -EMFILE || dir == -ENFILE || dir == -ENOMEM) {
             return;
         }
+        /* Cut to fit: the longest reason is 34 bytes. */
         (void)snprintf(args->why, sizeof(args->why),
-                       "state directory %.100s %s", path, why);
+                       "state directory %.100s %.42s", path, why);
         return;
     }
     in->fds[RT_L_DIR] = dir;

@@ -241,6 +241,9 @@ int rt__state_open_journal(int dirfd, const char *name, int flags)
     int r = 0;
     if (fstat(fd, &st) < 0) {
         r = -errno;
+    } else if (S_ISREG(st.st_mode) && st.st_nlink == 0) {
+        /* Removed since it was named: its tracker finished. */
+        r = -ENOENT;
     } else if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
         /* A FIFO would block, a device would be anything, a second link
          * could be someone else's name for it. */

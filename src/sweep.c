@@ -377,6 +377,10 @@ static void visit_journal(void *ctx, const char *name)
         return;
     }
     int jfd = rt__state_open_journal(w->dirfd, name, O_RDWR);
+    if (jfd == -ENOENT) {
+        /* Its tracker finished and removed it since the listing. */
+        return;
+    }
     if (jfd < 0) {
         const char *why = jfd == -ELOOP    ? "is a symbolic link, ignored: "
                           : jfd == -EINVAL ? "is not a regular file, ignored: "
@@ -393,6 +397,13 @@ static void visit_journal(void *ctx, const char *name)
         memset(&info, 0, sizeof(info));
         tell_run(o, name, RT_SWEEP_ALIVE, "its run holds its lock");
         w->st->alive++;
+        rt__fd_close(jfd);
+        return;
+    }
+    /* The lock also comes free when the tracker finished: then the
+     * journal is removed, and nothing is left to sweep. */
+    struct stat st;
+    if (fstat(jfd, &st) == 0 && st.st_nlink == 0) {
         rt__fd_close(jfd);
         return;
     }

@@ -405,10 +405,23 @@ static void open_journal(void)
 
 /* ---- reading the pipes ---- */
 
+#if defined(F_SETPIPE_SZ)
+/* Whether a wakeup that moved N bytes found the pipe of S full. Writers
+ * write whole lines of up to PIPE_BUF bytes, each into the last page of
+ * the pipe when it fits there, else into a page of its own: a pipe whose
+ * pages are all taken, which blocks the next writer, holds all its size
+ * only when the lines tile the pages exactly (65,520 bytes of 65,536 with
+ * lines of 39 bytes), but always more than half of it. */
+static int found_full(enum rt_src s, ssize_t n)
+{
+    return pipe_size[s] > 0 && n > pipe_size[s] / 2;
+}
+#endif
+
 static void grow_if_full(enum rt_src s, ssize_t n)
 {
 #if defined(F_SETPIPE_SZ)
-    if (pipe_size[s] > 0 && n >= pipe_size[s] && pipe_size[s] < PIPE_GROWN) {
+    if (found_full(s, n) && pipe_size[s] < PIPE_GROWN) {
         int want =
             pipe_size[s] * 4 < PIPE_GROWN ? pipe_size[s] * 4 : PIPE_GROWN;
         int got = fcntl(src_fd[s], F_SETPIPE_SZ, want);

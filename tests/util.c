@@ -113,6 +113,16 @@ void rt_test_track(struct rt_test *t, pid_t pid)
     }
 }
 
+void rt_test_untrack(struct rt_test *t, pid_t pid)
+{
+    for (int i = 0; i < t->npids; i++) {
+        if (t->pids[i] == pid) {
+            t->pids[i] = t->pids[--t->npids];
+            return;
+        }
+    }
+}
+
 void rt_test_track_mqueue(struct rt_test *t, const char *name)
 {
     if (t->nmqueues < 4) {
@@ -197,6 +207,34 @@ long rt_test_read_value(int fd, const char *key, double seconds)
         return -1;
     }
     return strtol(line + k + 1, NULL, 10);
+}
+
+void rt_test_read_keys(int fd, const char *const *keys, long *values, int n,
+                       double seconds)
+{
+    int left = n;
+    for (int i = 0; i < n; i++) {
+        values[i] = -1;
+    }
+    while (left > 0) {
+        char line[512];
+        if (rt_test_read_line(fd, line, sizeof(line), seconds) < 0) {
+            fail_msg("host: no '%s' line", keys[0]);
+        }
+        int i = 0;
+        for (; i < n; i++) {
+            size_t k = strlen(keys[i]);
+            if (values[i] == -1 && strncmp(line, keys[i], k) == 0 &&
+                line[k] == ' ') {
+                values[i] = strtol(line + k + 1, NULL, 10);
+                left--;
+                break;
+            }
+        }
+        if (i == n) {
+            fail_msg("host: %s", line);
+        }
+    }
 }
 
 int rt_test_run_killed(struct rt_test *t, int (*host)(void *arg, int wfd),

@@ -45,6 +45,11 @@ const char *rt_test_name(const struct rt_test *t, char *buf, size_t len,
 /* Records PID for teardown. */
 void rt_test_track(struct rt_test *t, pid_t pid);
 
+/* Forgets PID, reaped by the test itself: teardown must not signal a
+ * number the system may have given to another process since (tests that
+ * loop over many hosts). */
+void rt_test_untrack(struct rt_test *t, pid_t pid);
+
 /* Records a message queue name for teardown (they cannot be listed where
  * /dev/mqueue is not mounted). */
 void rt_test_track_mqueue(struct rt_test *t, const char *name);
@@ -61,6 +66,13 @@ ssize_t rt_test_read_line(int fd, char *buf, size_t len, double seconds);
 
 /* Reads a "pid N" style number after KEY from FD. Returns -1 on failure. */
 long rt_test_read_value(int fd, const char *key, double seconds);
+
+/* Reads the lines of a host until it has seen "KEY N" for each of the N
+ * KEYS, in any order (lines of several processes may come in any order),
+ * and stores each N in VALUES. Any other line is a failed check of the
+ * host: the test fails, showing it, as it does on a timeout. */
+void rt_test_read_keys(int fd, const char *const *keys, long *values, int n,
+                       double seconds);
 
 /* Forks HOST, which says "pid N" (its tracker) when its work is done and
  * then hangs; SIGKILLs it, waits for the tracker to exit and returns the
