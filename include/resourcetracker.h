@@ -134,7 +134,10 @@ RT_EXPORT int rt_unregister(const char *name, const char *rtype);
  * rt_getfd - the write end of the tracker pipe
  *
  * Ensures the tracker is running (as rt_ensure_running) and returns the write
- * end of its pipe. The descriptor is close-on-exec. Do not close it.
+ * end of its pipe. The descriptor is close-on-exec, except one this process
+ * adopted from RESOURCE_TRACKER_FD: that one keeps the flag it was inherited
+ * with, so that the programs this one execs inherit it together with the
+ * variable and share the tracker too. Do not close it.
  *
  * To share the tracker with a program you exec, keep this descriptor open in
  * the child (a posix_spawn dup2 action onto itself, or clearing FD_CLOEXEC)

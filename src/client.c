@@ -444,10 +444,16 @@ static int revive(void)
     return r;
 }
 
+/* The descriptor keeps the close-on-exec flag it was inherited with: the
+ * variable naming it crosses exec with the environment, so the descriptor
+ * must cross it too, or every program this one execs would find the
+ * variable naming a closed descriptor and start a tracker of its own. So
+ * the whole tree of `resourcetracker run` (and of a child prepared with
+ * rt_spawn_prepare) shares one tracker, however it starts its programs. */
 static int adopt_env(void)
 {
     int fd = rt__inherit_from_env();
-    if (fd < 0 || rt__fd_set_cloexec(fd, 1) < 0) {
+    if (fd < 0) {
         return -1;
     }
     handle.b_w = fd;
