@@ -93,7 +93,8 @@ static int has_interp(int fd, uint64_t phoff, unsigned phnum,
     }
     for (unsigned i = 0; i < phnum; i++) {
         uint32_t type;
-        if (pread(fd, &type, sizeof(type), (off_t)(phoff + i * phentsize)) !=
+        if (pread(fd, &type, sizeof(type),
+                  (off_t)(phoff + (uint64_t)i * phentsize)) !=
             (ssize_t)sizeof(type)) {
             return -1;
         }
