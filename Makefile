@@ -190,6 +190,12 @@ $(BUILD)/cli/%.o: cli/%.c $(FLAGS_FILE)
 	$(Q)$(CC) $(CFLAGS_ALL) -Icli \
 	    -DRT_PRELOAD_PATH='"$(LIBDIR)/$(PRELOAD_SO)"' -c -o $@ $<
 
+# The command looks for the shim where it is installed: a change of LIBDIR
+# (make install PREFIX=...) rebuilds it, as a change of flags would.
+CLI_PATHS := $(BUILD)/cli/paths
+$(shell mkdir -p $(BUILD)/cli && [ "$$(cat $(CLI_PATHS) 2>/dev/null)" = '$(LIBDIR)/$(PRELOAD_SO)' ] || printf '%s\n' '$(LIBDIR)/$(PRELOAD_SO)' > $(CLI_PATHS))
+$(BUILD)/cli/cmd-run.o: $(CLI_PATHS)
+
 $(CLI): $(CLI_OBJS) $(LIB_A)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJS) $(LIB_A) $(LIBS)
