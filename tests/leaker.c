@@ -13,6 +13,10 @@
  *       open what exists (no O_CREAT)           "shm-open R ERRNO"
  *   shm-unlink NAME, sem-unlink NAME, mq-unlink NAME
  *                                               "shm-unlink R ERRNO"
+ *   sem-args NAME  create with mode 0640 and value 3   "sem-args R VALUE MODE"
+ *   mq-args NAME   create with mode 0640, 3 messages of 64 bytes
+ *                                               "mq-args R MAXMSG MSGSIZE"
+ *       (the variadic arguments reach the call; both then unlinked)
  *   errno
  *       each call above that succeeds is made with errno set to 12345
  *       before, and says "R ERRNO-AFTER" instead (R 0 on success)
@@ -107,6 +111,40 @@ static int mq(const char *name, int oflag)
     mq_close(q);
     errno = err;
     return 0;
+}
+
+/* The variadic arguments of sem_open and mq_open, as the object got them. */
+static void sem_args(const char *name)
+{
+    sem_t *s = sem_open(name, O_CREAT | O_EXCL, 0640, 3);
+    int value = -1;
+    int mode = -1;
+    char path[300];
+    struct stat st;
+    snprintf(path, sizeof(path), "/dev/shm/sem.%s", name + 1);
+    if (s != SEM_FAILED) {
+        sem_getvalue(s, &value);
+        if (stat(path, &st) == 0) {
+            mode = (int)(st.st_mode & 0777);
+        }
+        sem_close(s);
+        sem_unlink(name);
+    }
+    printf("sem-args %d %d %o\n", s == SEM_FAILED ? -1 : 0, value, mode);
+}
+
+static void mq_args(const char *name)
+{
+    struct mq_attr want = {0, 3, 64, 0, {0}};
+    struct mq_attr got = {0, 0, 0, 0, {0}};
+    mqd_t q = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0640, &want);
+    if (q != (mqd_t)-1) {
+        mq_getattr(q, &got);
+        mq_close(q);
+        mq_unlink(name);
+    }
+    printf("mq-args %d %ld %ld\n", q == (mqd_t)-1 ? -1 : 0, got.mq_maxmsg,
+           got.mq_msgsize);
 }
 
 static int fd_count(void)
@@ -246,6 +284,10 @@ int main(int argc, char **argv)
             CALL(cmd, sem_unlink(a));
         } else if (strcmp(cmd, "mq-unlink") == 0 && a != NULL) {
             CALL(cmd, mq_unlink(a));
+        } else if (strcmp(cmd, "sem-args") == 0 && a != NULL) {
+            sem_args(a);
+        } else if (strcmp(cmd, "mq-args") == 0 && a != NULL) {
+            mq_args(a);
         } else if (strcmp(cmd, "errno") == 0) {
             keep_errno = 1;
             used = 0;

@@ -547,7 +547,8 @@ static void errno_and_results_are_the_real_calls(void **state)
     snprintf(bad, sizeof(bad), "%s/x", a);
     mq_name(t, mq, sizeof(mq), "mq");
     /* Every call that succeeds keeps errno (12345 before it); every one
-     * that fails says why as libc does. Everything made is removed. */
+     * that fails says why as libc does; the variadic mode, value and
+     * attributes reach the object. Everything made is removed. */
     const char *args[] = {
         leaker_path(), "errno", "shm",        a,    "shm",        a,
         "shm-open",    gone,    "shm",        bad,  "shm-attach", a,
@@ -556,8 +557,9 @@ static void errno_and_results_are_the_real_calls(void **state)
         "mq",          mq,      "mq-open",    gone, "mq",         "no-slash",
         "mq-attach",   mq,      "shm-unlink", gone, "sem-unlink", gone,
         "mq-unlink",   gone,    "shm-unlink", a,    "sem-unlink", b,
-        "mq-unlink",   mq,      NULL};
-    same_output(t, NULL, args, 21);
+        "mq-unlink",   mq,      "sem-args",   b,    "mq-args",    mq,
+        NULL};
+    same_output(t, NULL, args, 23);
     assert_false(rt_test_shm_exists(a));
     assert_false(rt_test_sem_exists(b));
     assert_false(mq_exists(mq));
