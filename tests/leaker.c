@@ -29,8 +29,10 @@
  *   fds           "fds N": descriptors open
  *   mt-fork PREFIX
  *       a thread creates and removes shm PREFIX-t-N in a loop while the main
- *       thread forks 200 children, each creating and removing its own
- *       PREFIX-c-N; every child must exit 0 within 10 s "mt-fork ok|FAIL"
+ *       thread forks 200 children, each creating and removing its own shm
+ *       and semaphore PREFIX-c-N (its first sem_open: the shim looks up
+ *       libc's there); every child must exit 0 within 10 s
+ *                                               "mt-fork ok|FAIL"
  *   term          SIGTERM now prints "term" and exits 7  "term-armed"
  *   hold          "hold", then waits until stdin reaches end-of-file
  *   kill          SIGKILL itself
@@ -208,6 +210,10 @@ static int mt_fork(const char *prefix)
             int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
             if (fd < 0 || shm_unlink(name) < 0) {
                 _exit(1);
+            }
+            sem_t *s = sem_open(name, O_CREAT | O_EXCL, 0600, 0);
+            if (s == SEM_FAILED || sem_unlink(name) < 0) {
+                _exit(2);
             }
             _exit(0);
         }
