@@ -334,6 +334,16 @@ static int lines_starting(const char *text, const char *prefix)
     return n;
 }
 
+/* Tests that preload the shim into the system's programs (/bin/sh,
+ * python3) skip when it is built for another libc than theirs (make
+ * check-musl): their loader cannot load it, and says so. */
+static void skip_unless_system_libc(void)
+{
+#ifdef RT_MUSL
+    skip();
+#endif
+}
+
 /* ---- a program built without the library, SIGKILLed ---- */
 
 static void killed_leaker(void **state, int preload)
@@ -399,6 +409,7 @@ static void without_preload_the_objects_stay(void **state)
 
 static void tree_shares_one_tracker(void **state)
 {
+    skip_unless_system_libc();
     struct rt_test *t = *state;
     char top[96];
     char worker[96];
@@ -655,6 +666,7 @@ static void program_using_the_library_tracks_once(void **state)
 
 static void wait_returns_after_the_cleanup(void **state)
 {
+    skip_unless_system_libc();
     struct rt_test *t = *state;
     char shm[96];
     char sem[96];
@@ -922,6 +934,7 @@ static void py_finish(struct rt_test *t, struct py_run *r)
 
 static void python_killed_cpython_tracker_cleans(void **state)
 {
+    skip_unless_system_libc();
     if (!have_python()) {
         skip();
     }
@@ -951,6 +964,7 @@ static void python_killed_cpython_tracker_cleans(void **state)
 
 static void python_and_its_tracker_killed_ours_cleans(void **state)
 {
+    skip_unless_system_libc();
     if (!have_python()) {
         skip();
     }
@@ -975,6 +989,7 @@ static void python_and_its_tracker_killed_ours_cleans(void **state)
 
 static void python_that_cleans_up_prints_nothing(void **state)
 {
+    skip_unless_system_libc();
     if (!have_python()) {
         skip();
     }
