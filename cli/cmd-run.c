@@ -156,6 +156,22 @@ static const char *preload_path(char *buf)
     return access(buf, R_OK) == 0 ? buf : NULL;
 }
 
+/* Whether LIST (LD_PRELOAD: names separated by spaces or colons) holds
+ * NAME already: a run inside a run --preload does not add it twice. */
+static int listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p != '\0';) {
+        size_t len = strcspn(p, ": ");
+        if (len == n && memcmp(p, name, n) == 0) {
+            return 1;
+        }
+        p += len;
+        p += *p != '\0';
+    }
+    return 0;
+}
+
 static int set_env(int b_w, const char *lib)
 {
     struct stat st;
@@ -168,8 +184,8 @@ static int set_env(int b_w, const char *lib)
     if (setenv(RT_ENV_FD, var, 1) < 0) {
         return -1;
     }
-    if (lib != NULL) {
-        const char *old = getenv("LD_PRELOAD");
+    const char *old = getenv("LD_PRELOAD");
+    if (lib != NULL && !(old != NULL && listed(old, lib))) {
         size_t n = strlen(lib) + (old != NULL ? strlen(old) + 1 : 0) + 1;
         char *value = malloc(n);
         if (value == NULL) {
