@@ -45,6 +45,7 @@
  * defines the symbol itself. */
 #undef _FORTIFY_SOURCE
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -153,8 +154,8 @@ static pid_t parent_of(pid_t pid)
 
 /* A new write end of the pipe that descriptor FD of process PID holds, if
  * it is the pipe (DEV, INO) and its tracker still reads it; else -1. */
-static int open_theirs(pid_t pid, int fd, unsigned long long dev,
-                       unsigned long long ino)
+static int open_fd_of(pid_t pid, int fd, unsigned long long dev,
+                      unsigned long long ino)
 {
     char path[64];
     (void)snprintf(path, sizeof(path), "/proc/%ld/fd/%d", (long)pid, fd);
@@ -173,6 +174,43 @@ static int open_theirs(pid_t pid, int fd, unsigned long long dev,
         rt__fd_close(w);
         return -1;
     }
+    return w;
+}
+
+/* A new write end of the pipe (DEV, INO), if process PID holds it: under
+ * the number FD the variable names, or under another (a process that found
+ * the pipe again itself, with FD taken, keeps it elsewhere). Else -1. */
+static int open_theirs(pid_t pid, int fd, unsigned long long dev,
+                       unsigned long long ino)
+{
+    int w = open_fd_of(pid, fd, dev, ino);
+    if (w >= 0) {
+        return w;
+    }
+    char dir[40];
+    char want[40];
+    (void)snprintf(dir, sizeof(dir), "/proc/%ld/fd", (long)pid);
+    (void)snprintf(want, sizeof(want), "pipe:[%llu]", ino);
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return -1;
+    }
+    for (struct dirent *e = readdir(d); e != NULL && w < 0; e = readdir(d)) {
+        unsigned long long n;
+        char link[40];
+        if (parse_num(e->d_name, '\0', &n) == NULL || n > INT_MAX ||
+            (int)n == fd) {
+            continue;
+        }
+        ssize_t len = readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
+        if (len > 0) {
+            link[len] = '\0';
+            if (strcmp(link, want) == 0) {
+                w = open_fd_of(pid, (int)n, dev, ino);
+            }
+        }
+    }
+    closedir(d);
     return w;
 }
 

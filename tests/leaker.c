@@ -23,6 +23,9 @@
  *   worker NAME   fork a child that creates shm NAME and exits; wait for it
  *                                               "worker STATUS"
  *   sh CMDLINE    /bin/sh -c CMDLINE (fork, exec, wait) "sh STATUS"
+ *   sh-closed CMDLINE
+ *       the same with every descriptor above 2 closed before the exec, as
+ *       Python's subprocess does                  "sh-closed STATUS"
  *   env           "env VALUE-OF-RESOURCE_TRACKER_FD VALID"
  *   pid           "pid N" (getpid)
  *   chld          "chld ignored" or "chld default": SIGCHLD's disposition
@@ -311,6 +314,17 @@ int main(int argc, char **argv)
                 _exit(127);
             }
             printf("sh %d\n", pid < 0 ? -1 : wait_status(pid));
+        } else if (strcmp(cmd, "sh-closed") == 0 && a != NULL) {
+            fflush(stdout);
+            pid_t pid = fork();
+            if (pid == 0) {
+                for (int fd = 3; fd < 1024; fd++) {
+                    close(fd);
+                }
+                execl("/bin/sh", "sh", "-c", a, (char *)NULL);
+                _exit(127);
+            }
+            printf("sh-closed %d\n", pid < 0 ? -1 : wait_status(pid));
         } else if (strcmp(cmd, "env") == 0) {
             const char *v = getenv("RESOURCE_TRACKER_FD");
             int fd = v != NULL ? atoi(v) : -1;

@@ -473,6 +473,62 @@ static void tree_shares_one_tracker(void **state)
                      1);
 }
 
+static void cut_off_child_joins_the_run_again(void **state)
+{
+    skip_unless_system_libc();
+    struct rt_test *t = *state;
+    char top[96];
+    char child[96];
+    char grandchild[96];
+    rt_test_name(t, top, sizeof(top), "top");
+    rt_test_name(t, child, sizeof(child), "child");
+    rt_test_name(t, grandchild, sizeof(grandchild), "grandchild");
+    /* A child started with every descriptor closed (the variable still
+     * names the pipe) finds it again at its first call, under the same
+     * number, and what it execs in turn inherits it. */
+    char second[768];
+    snprintf(second, sizeof(second),
+             "exec %s env shm %s env sh 'exec %s env shm %s'", leaker_path(),
+             child, leaker_path(), grandchild);
+    const char *opts[] = {"--preload", NULL};
+    const char *args[] = {leaker_path(), "env",  "shm",  top,
+                          "sh-closed",   second, "hold", NULL};
+    struct proc p = run(t, opts, args, 0);
+    char line[512];
+    read_line(&p, "env ", line, sizeof(line));
+    unsigned long long ino = env_ino(line);
+    expect_line(&p, "shm 0 0");
+    char cut[512];
+    snprintf(cut, sizeof(cut), "%.*s 0", (int)(strlen(line) - 2), line);
+    expect_line(&p, cut);
+    expect_line(&p, "shm 0 0");
+    expect_line(&p, line);
+    expect_line(&p, line);
+    expect_line(&p, "shm 0 0");
+    expect_line(&p, "sh 0");
+    expect_line(&p, "sh-closed 0");
+    expect_line(&p, "hold");
+    /* One run, one tracker; what the exited child and grandchild made
+     * stays while the tree lives. */
+    pid_t reader = -1;
+    assert_int_equal(pipe_readers(ino, &reader), 1);
+    assert_int_equal(journals(t), 1);
+    assert_true(rt_test_shm_exists(child));
+    assert_true(rt_test_shm_exists(grandchild));
+    close(p.in);
+    p.in = -1;
+    assert_int_equal(exit_code(reap(p.pid)), 0);
+    close_proc(&p);
+    wait_runs_done(t);
+    assert_false(rt_test_shm_exists(top));
+    assert_false(rt_test_shm_exists(child));
+    assert_false(rt_test_shm_exists(grandchild));
+    assert_int_equal(lines_starting(rt_test_stderr(t),
+                                    "resource_tracker: There appear to be 3 "
+                                    "leaked shared_memory objects"),
+                     1);
+}
+
 /* ---- what exists is never tracked ---- */
 
 static void existing_objects_are_never_tracked(void **state)
@@ -1031,6 +1087,7 @@ int main(int argc, char **argv)
         TEST(preload_cleans_up_after_sigkill),
         TEST(without_preload_the_objects_stay),
         TEST(tree_shares_one_tracker),
+        TEST(cut_off_child_joins_the_run_again),
         TEST(existing_objects_are_never_tracked),
         TEST(errno_and_results_are_the_real_calls),
         TEST(program_without_calls_is_untouched),
