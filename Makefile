@@ -1,6 +1,7 @@
 # libresourcetracker: one non-recursive GNU Makefile.
 #
-#   make                 library (static and shared) and examples
+#   make                 library (static and shared), the resourcetracker
+#                        command, the preload shim and the examples
 #   make check           build and run the test suite (REPEAT=n runs it n times)
 #   make demo            the leak demo: watch /dev/shm being cleaned up
 #   make CC=clang check  the same with clang
@@ -85,22 +86,22 @@ TEST_NAMES := test-wire test-registry test-fdio test-args test-cleanup test-sign
               test-fork test-hygiene test-inherit test-garbage \
               test-concurrency test-types test-wrappers test-wrappers2 \
               test-spawn test-cpython test-pressure test-procscan test-paths \
-              test-review test-review2
-
+              test-review test-review2 test-run
 
 TEST_BINS  := $(addprefix $(BUILD)/tests/,$(TEST_NAMES))
-TEST_HELPERS := $(BUILD)/tests/child
+TEST_HELPERS := $(BUILD)/tests/child $(BUILD)/tests/leaker
 EXAMPLES   := $(addprefix $(BUILD)/examples/,leak-demo prefork-demo \
-              spawn-demo spawn-worker py-worker)
+              spawn-demo spawn-worker py-worker preload-demo preload-leaker)
 
 .DELETE_ON_ERROR:
 # Keep object files of tests and examples between runs.
 .SECONDARY:
-.PHONY: all lib cli tests examples check demo prefork-demo spawn-demo python-demo \
+.PHONY: all lib cli preload tests examples check demo prefork-demo spawn-demo \
+        python-demo preload-demo \
         bench clean cmocka install uninstall asan tsan valgrind stress \
         random-kill fuzz lint format format-check check-musl check-tools
 
-all: lib cli examples
+all: lib cli preload examples
 
 lib: $(LIB_A) $(LIB_SO)
 
@@ -188,14 +189,67 @@ $(BUILD)/cli/%.o: cli/%.c $(FLAGS_FILE)
 	$(Q)$(CC) $(CFLAGS_ALL) -Icli \
 	    -DRT_PRELOAD_PATH='"$(LIBDIR)/$(PRELOAD_SO)"' -c -o $@ $<
 
+# The command looks for the shim where it is installed: a change of LIBDIR
+# (make install PREFIX=...) rebuilds it, as a change of flags would.
+CLI_PATHS := $(BUILD)/cli/paths
+$(shell mkdir -p $(BUILD)/cli && [ "$$(cat $(CLI_PATHS) 2>/dev/null)" = '$(LIBDIR)/$(PRELOAD_SO)' ] || printf '%s\n' '$(LIBDIR)/$(PRELOAD_SO)' > $(CLI_PATHS))
+$(BUILD)/cli/cmd-run.o: $(CLI_PATHS)
+
 $(CLI): $(CLI_OBJS) $(LIB_A)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJS) $(LIB_A) $(LIBS)
 
 cli: $(CLI)
 
+# ---- the preload shim ----------------------------------------------------------
+
+# libresourcetracker-preload.so: the library's own objects and
+# preload/preload.c, exporting only the six calls it interposes (the
+# version script). With SANITIZE, the shim alone is built without the
+# sanitizers, from objects of its own: it is preloaded into programs built
+# without them, and ASan's runtime must be the first library of a process
+# (a sanitized shim would have to come before it, and cannot).
+PRELOAD := $(BUILD)/$(PRELOAD_SO)
+ifeq ($(SANITIZE),)
+  PRELOAD_PIC     := $(PIC)
+  PRELOAD_CFLAGS   = $(CFLAGS_ALL)
+  PRELOAD_LDFLAGS  = $(LDFLAGS_ALL)
+else
+  PRELOAD_PIC     := $(BUILD)/preload-pic
+  PRELOAD_CFLAGS   = $(BASEFLAGS) $(WARNINGS) -O2 -D_FORTIFY_SOURCE=2 $(CFLAGS)
+  PRELOAD_LDFLAGS  = -Wl,-z,relro,-z,now $(LDFLAGS)
+
+$(PRELOAD_PIC)/%.o: src/%.c $(FLAGS_FILE)
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(PRELOAD_CFLAGS) $(LIBFLAGS) -fPIC -c -o $@ $<
+
+$(PRELOAD_PIC)/%.o: $(GEN)/%.c $(FLAGS_FILE)
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(PRELOAD_CFLAGS) $(LIBFLAGS) -fPIC -c -o $@ $<
+endif
+# The library's objects first: its constructor (the fork handler) runs
+# before the shim's.
+PRELOAD_OBJS := $(addprefix $(PRELOAD_PIC)/,$(addsuffix .o,$(LIB_NAMES))) \
+                $(BUILD)/preload/preload.o
+
+$(BUILD)/preload/preload.o: preload/preload.c $(FLAGS_FILE)
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(PRELOAD_CFLAGS) $(LIBFLAGS) -fPIC -c -o $@ $<
+
+$(PRELOAD): $(PRELOAD_OBJS) preload/preload.map $(FLAGS_FILE)
+	$(call say,CC,$@)
+	$(Q)$(CC) -shared $(PRELOAD_LDFLAGS) -Wl,-soname,$(PRELOAD_SO) \
+	    -Wl,--version-script=preload/preload.map -o $@ $(PRELOAD_OBJS) \
+	    $(LIBS) -Wl,--as-needed -ldl -Wl,--no-as-needed
+
+preload: $(PRELOAD)
+
 # ---- install -----------------------------------------------------------------
 
+MAN1 := $(wildcard man/man1/*.1)
 MAN3 := $(wildcard man/man3/*.3)
 MAN7 := $(wildcard man/man7/*.7)
 
@@ -212,8 +266,10 @@ CMAKE_SUBST = -e 's|@VERSION@|$(VERSION)|' \
               -e 's|@CMAKEDIR@|$(CMAKEDIR)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
               -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e "s|@SIZEOF_VOID_P@|$$sizeof_void_p|"
 
-install: lib
+install: lib cli preload
 	install -D -m 644 include/resourcetracker.h $(DESTDIR)$(INCLUDEDIR)/resourcetracker.h
+	install -D -m 755 $(CLI) $(DESTDIR)$(BINDIR)/resourcetracker
+	install -D -m 755 $(PRELOAD) $(DESTDIR)$(LIBDIR)/$(PRELOAD_SO)
 	install -D -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libresourcetracker.a
 	install -D -m 755 $(LIB_REAL) $(DESTDIR)$(LIBDIR)/$(notdir $(LIB_REAL))
 	ln -sf $(notdir $(LIB_REAL)) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
@@ -228,16 +284,19 @@ install: lib
 	  sed $(CMAKE_SUBST) cmake/$$f.in > $(DESTDIR)$(CMAKEDIR)/$$f && \
 	    chmod 644 $(DESTDIR)$(CMAKEDIR)/$$f || exit 1; \
 	done
+	$(foreach m,$(MAN1),install -D -m 644 $(m) $(DESTDIR)$(MANDIR)/man1/$(notdir $(m)) &&) true
 	$(foreach m,$(MAN3),install -D -m 644 $(m) $(DESTDIR)$(MANDIR)/man3/$(notdir $(m)) &&) true
 	$(foreach m,$(MAN7),install -D -m 644 $(m) $(DESTDIR)$(MANDIR)/man7/$(notdir $(m)) &&) true
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/resourcetracker.h
+	rm -f $(DESTDIR)$(BINDIR)/resourcetracker $(DESTDIR)$(LIBDIR)/$(PRELOAD_SO)
 	rm -f $(DESTDIR)$(LIBDIR)/libresourcetracker.a $(DESTDIR)$(LIBDIR)/$(notdir $(LIB_REAL))
 	rm -f $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libresourcetracker.so
 	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/resourcetracker.pc
 	rm -f $(addprefix $(DESTDIR)$(CMAKEDIR)/,$(CMAKE_FILES))
 	rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null || true
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN3)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
 
@@ -283,7 +342,16 @@ $(BUILD)/tests/child: $(BUILD)/tests/child.o $(LIB_A)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIB_A) $(LIBS)
 
-tests: $(TEST_BINS) $(TEST_HELPERS)
+# A program built without the library, for the tests of run --preload: no
+# -lresourcetracker, no header of ours, and no sanitizer (it stands for any
+# program, and ASan's runtime would refuse to follow the shim).
+$(BUILD)/tests/leaker: tests/leaker.c $(FLAGS_FILE)
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(PRELOAD_CFLAGS) $(PRELOAD_LDFLAGS) -o $@ $< -pthread \
+	    -Wl,--as-needed -lrt -Wl,--no-as-needed
+
+tests: $(TEST_BINS) $(TEST_HELPERS) $(CLI) $(PRELOAD)
 
 # Each binary runs in order, pure units first; REPEAT=n runs the whole suite
 # n times and stops at the first failure. Then the checks of what is
@@ -314,12 +382,17 @@ check-tools:
 	  exit 1; \
 	fi
 
+# Where the tests find the helpers, the command and the shim of this build.
+TEST_ENV = RT_TEST_CHILD=$(abspath $(BUILD)/tests/child) \
+           RT_TEST_LEAKER=$(abspath $(BUILD)/tests/leaker) \
+           RT_TEST_CLI=$(abspath $(CLI)) \
+           RESOURCE_TRACKER_PRELOAD=$(abspath $(PRELOAD))
+
 check: check-tools all tests
 	@set -e; for i in $$(seq 1 $(REPEAT)); do \
 	  [ $(REPEAT) = 1 ] || echo "== round $$i of $(REPEAT)"; \
 	  for t in $(TEST_NAMES); do \
-	    RT_TEST_CHILD=$(abspath $(BUILD)/tests/child) $(BUILD)/tests/$$t \
-	      || { echo "FAILED: $$t"; exit 1; }; \
+	    $(TEST_ENV) $(BUILD)/tests/$$t || { echo "FAILED: $$t"; exit 1; }; \
 	  done; \
 	done
 	@set -e; for t in $(SCRIPT_TESTS); do \
@@ -394,8 +467,11 @@ fuzz: $(FUZZ)
 lint: $(GEN)/errtab.c
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability \
 	    --inline-suppr --suppressions-list=.cppcheck-suppressions \
-	    -D__linux__ -D__GNUC__ -Iinclude -Isrc src tests examples bench
-	clang-tidy --quiet $(wildcard src/*.c) -- $(BASEFLAGS) -DRT_BUILDING_LIBRARY
+	    -D__linux__ -D__GNUC__ -Iinclude -Isrc -Icli src cli preload tests \
+	    examples bench
+	clang-tidy --quiet $(wildcard src/*.c preload/*.c) -- $(BASEFLAGS) \
+	    -DRT_BUILDING_LIBRARY
+	clang-tidy --quiet $(wildcard cli/*.c) -- $(BASEFLAGS) -Icli
 
 # The library and the suite built with musl-gcc (cmocka built from Debian's
 # source for it) and run.
@@ -404,7 +480,8 @@ check-musl:
 
 # Every C file as .clang-format says.
 FORMATTED := $(wildcard src/*.c src/*.h include/*.h tests/*.c tests/*.h \
-               tests/*.cpp examples/*.c bench/*.c tools/*.c cli/*.c cli/*.h)
+               tests/*.cpp examples/*.c bench/*.c tools/*.c cli/*.c cli/*.h \
+               preload/*.c)
 format-check:
 	clang-format --dry-run --Werror $(FORMATTED)
 
@@ -418,6 +495,15 @@ $(BUILD)/examples/%: examples/%.c $(LIB_A)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB_A) $(LIBS)
 
+# The preload demo and its leaker know nothing of the library: built
+# without it (and without sanitizers, as the shim they meet).
+$(BUILD)/examples/preload-demo $(BUILD)/examples/preload-leaker: \
+    $(BUILD)/examples/%: examples/%.c $(FLAGS_FILE)
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(PRELOAD_CFLAGS) $(PRELOAD_LDFLAGS) -o $@ $< \
+	    -Wl,--as-needed -lrt -pthread -Wl,--no-as-needed
+
 examples: $(EXAMPLES)
 
 demo: $(BUILD)/examples/leak-demo
@@ -428,6 +514,12 @@ prefork-demo: $(BUILD)/examples/prefork-demo
 
 spawn-demo: $(BUILD)/examples/spawn-demo $(BUILD)/examples/spawn-worker
 	@$(BUILD)/examples/spawn-demo $(BUILD)/examples/spawn-worker
+
+# An unmodified program, SIGKILLed, alone and under run --preload.
+preload-demo: $(CLI) $(PRELOAD) $(BUILD)/examples/preload-demo \
+              $(BUILD)/examples/preload-leaker
+	@RESOURCE_TRACKER_PRELOAD=$(abspath $(PRELOAD)) \
+	    $(BUILD)/examples/preload-demo $(CLI) $(BUILD)/examples/preload-leaker
 
 # A Python parent (CPython's own tracker) with C workers sharing it.
 python-demo: $(BUILD)/examples/py-worker

@@ -45,6 +45,9 @@ extern char **environ;
 static int resolve(const char *cmd, char *buf, size_t len)
 {
     struct stat st;
+    if (cmd[0] == '\0') {
+        return ENOENT;
+    }
     if (strchr(cmd, '/') != NULL) {
         if ((size_t)snprintf(buf, len, "%s", cmd) >= len) {
             return ENAMETOOLONG;
@@ -78,46 +81,98 @@ static int resolve(const char *cmd, char *buf, size_t len)
     return seen_eacces ? EACCES : ENOENT;
 }
 
-/* Whether PATH is an ELF executable with no program interpreter: a static
- * program, which LD_PRELOAD cannot reach. */
+/* Whether the program headers of the ELF file FD (CLASS bits, at PHOFF,
+ * PHNUM of PHENTSIZE bytes each) hold a PT_INTERP: 1, 0, or -1 if they
+ * cannot be read. The type is the first 32-bit word of an entry in both
+ * classes. */
+static int has_interp(int fd, uint64_t phoff, unsigned phnum,
+                      unsigned phentsize)
+{
+    if (phentsize < sizeof(uint32_t)) {
+        return -1;
+    }
+    for (unsigned i = 0; i < phnum; i++) {
+        uint32_t type;
+        if (pread(fd, &type, sizeof(type),
+                  (off_t)(phoff + (uint64_t)i * phentsize)) !=
+            (ssize_t)sizeof(type)) {
+            return -1;
+        }
+        if (type == PT_INTERP) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether PATH is an ELF executable (64- or 32-bit) with no program
+ * interpreter: a static program, which LD_PRELOAD cannot reach. */
 static int statically_linked(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return 0;
     }
-    Elf64_Ehdr eh;
-    int stat_ = 0;
-    if (read(fd, &eh, sizeof(eh)) == (ssize_t)sizeof(eh) &&
-        memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
-        eh.e_ident[EI_CLASS] == ELFCLASS64 &&
-        eh.e_phentsize == sizeof(Elf64_Phdr)) {
-        stat_ = 1;
-        for (unsigned i = 0; i < eh.e_phnum; i++) {
-            Elf64_Phdr ph;
-            if (pread(fd, &ph, sizeof(ph),
-                      (off_t)(eh.e_phoff + i * sizeof(ph))) !=
-                (ssize_t)sizeof(ph)) {
-                stat_ = 0;
-                break;
-            }
-            if (ph.p_type == PT_INTERP) {
-                stat_ = 0;
-                break;
-            }
+    union {
+        unsigned char ident[EI_NIDENT];
+        Elf64_Ehdr e64;
+        Elf32_Ehdr e32;
+    } eh;
+    int interp = -1;
+    ssize_t n = read(fd, &eh, sizeof(eh));
+    if (n >= (ssize_t)sizeof(Elf32_Ehdr) &&
+        memcmp(eh.ident, ELFMAG, SELFMAG) == 0) {
+        if (eh.ident[EI_CLASS] == ELFCLASS64 &&
+            n >= (ssize_t)sizeof(Elf64_Ehdr)) {
+            interp = has_interp(fd, eh.e64.e_phoff, eh.e64.e_phnum,
+                                eh.e64.e_phentsize);
+        } else if (eh.ident[EI_CLASS] == ELFCLASS32) {
+            interp = has_interp(fd, eh.e32.e_phoff, eh.e32.e_phnum,
+                                eh.e32.e_phentsize);
         }
     }
     close(fd);
-    return stat_;
+    return interp == 0;
 }
 
-static const char *preload_path(void)
+/* The shim: RESOURCE_TRACKER_PRELOAD (the build tree's, for the tests)
+ * or the installed one. Made absolute into BUF, since every program of the
+ * tree reads LD_PRELOAD from its own working directory. NULL with errno
+ * when it cannot be read. */
+static const char *preload_path(char *buf)
 {
     const char *p = getenv("RESOURCE_TRACKER_PRELOAD");
-    return p != NULL && p[0] != '\0' ? p : RT_PRELOAD_PATH;
+    if (p == NULL || p[0] == '\0') {
+        p = RT_PRELOAD_PATH;
+    }
+    if (realpath(p, buf) == NULL) {
+        return NULL;
+    }
+    /* The loader splits LD_PRELOAD at spaces and colons. */
+    if (strpbrk(buf, " :") != NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return access(buf, R_OK) == 0 ? buf : NULL;
 }
 
-static int set_env(int b_w, int preload)
+/* Whether LIST (LD_PRELOAD: names separated by spaces or colons) holds
+ * NAME already: a run inside a run --preload does not add it twice. */
+static int listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p != '\0';) {
+        size_t len = strcspn(p, ": ");
+        if (len == n && memcmp(p, name, n) == 0) {
+            return 1;
+        }
+        p += len;
+        p += *p != '\0';
+    }
+    return 0;
+}
+
+static int set_env(int b_w, const char *lib)
 {
     struct stat st;
     char var[96];
@@ -129,9 +184,8 @@ static int set_env(int b_w, int preload)
     if (setenv(RT_ENV_FD, var, 1) < 0) {
         return -1;
     }
-    if (preload) {
-        const char *old = getenv("LD_PRELOAD");
-        const char *lib = preload_path();
+    const char *old = getenv("LD_PRELOAD");
+    if (lib != NULL && !(old != NULL && listed(old, lib))) {
         size_t n = strlen(lib) + (old != NULL ? strlen(old) + 1 : 0) + 1;
         char *value = malloc(n);
         if (value == NULL) {
@@ -153,6 +207,54 @@ static int exec_failed(const char *cmd, int err)
     return err == ENOENT ? 127 : 126;
 }
 
+/* Executes PATH as execvp(3) would: a file the kernel does not know how to
+ * run (no "#!" line) is given to /bin/sh, as shells do. Returns only on
+ * failure, with errno. */
+static void exec_command(const char *path, char **argv)
+{
+    execv(path, argv);
+    if (errno != ENOEXEC) {
+        return;
+    }
+    size_t n = 0;
+    while (argv[n] != NULL) {
+        n++;
+    }
+    char **sh = calloc(n + 2, sizeof(*sh));
+    if (sh == NULL) {
+        errno = ENOEXEC;
+        return;
+    }
+    sh[0] = (char *)"sh";
+    sh[1] = (char *)path;
+    for (size_t k = 1; k <= n; k++) {
+        sh[k + 1] = argv[k];
+    }
+    execv("/bin/sh", sh);
+    free(sh);
+    errno = ENOEXEC;
+}
+
+/* As PID 1, every orphan of the system (the tracker among them) becomes our
+ * child and must be reaped, or it stays a zombie as long as we run: the one
+ * place where children other than COMMAND are waited for. Never blocks. */
+static void reap_orphans(pid_t child)
+{
+    if (getpid() != 1) {
+        return;
+    }
+    for (;;) {
+        /* Looked at first, so that COMMAND is left for wait_for. */
+        siginfo_t si;
+        si.si_pid = 0;
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) < 0 ||
+            si.si_pid == 0 || si.si_pid == child) {
+            return;
+        }
+        (void)waitpid(si.si_pid, NULL, WNOHANG | __WALL);
+    }
+}
+
 /* --wait: COMMAND's parent until the end. */
 static int wait_for(pid_t child, int status_fd, const sigset_t *set)
 {
@@ -168,6 +270,12 @@ static int wait_for(pid_t child, int status_fd, const sigset_t *set)
             if (r == child) {
                 break;
             }
+            if (r < 0 && errno == ECHILD) {
+                /* Reaped by someone else: its status is lost. */
+                status = 1 << 8;
+                break;
+            }
+            reap_orphans(child);
             continue;
         }
         /* A signal from a terminal reached COMMAND too (same process
@@ -185,6 +293,7 @@ static int wait_for(pid_t child, int status_fd, const sigset_t *set)
             break;
         }
     }
+    reap_orphans(child);
     if (WIFSIGNALED(status)) {
         return 128 + WTERMSIG(status);
     }
@@ -223,9 +332,22 @@ int cli_run(int argc, char **argv)
     if (err != 0) {
         return exec_failed(argv[i], err);
     }
+    /* As PID 1 (a container's first process), COMMAND exec'ed in our place
+     * would take the tracker down with it: the kernel kills every process
+     * of a PID namespace when its PID 1 exits, before the tracker could
+     * clean up. So there we stay as COMMAND's parent, as with --wait. */
+    if (getpid() == 1) {
+        wait = 1;
+    }
+    char lib_buf[PATH_MAX];
+    const char *lib = NULL;
     if (preload) {
-        if (access(preload_path(), R_OK) < 0) {
-            cli_error("--preload: %s: %s", preload_path(), strerror(errno));
+        lib = preload_path(lib_buf);
+        if (lib == NULL) {
+            const char *p = getenv("RESOURCE_TRACKER_PRELOAD");
+            cli_error("--preload: %s: %s",
+                      p != NULL && p[0] != '\0' ? p : RT_PRELOAD_PATH,
+                      strerror(errno));
             return 126;
         }
         if (statically_linked(path)) {
@@ -254,12 +376,12 @@ int cli_run(int argc, char **argv)
     rt__fd_close(st.a_spare);
     if (rt__fd_set_cloexec(st.b_w, 0) < 0 ||
         (st.journal >= 0 && rt__fd_set_cloexec(st.journal, 0) < 0) ||
-        set_env(st.b_w, preload) < 0) {
+        set_env(st.b_w, lib) < 0) {
         cli_error("cannot prepare COMMAND's environment: %s", strerror(errno));
         return 126;
     }
     if (!wait) {
-        execv(path, argv + i);
+        exec_command(path, argv + i);
         return exec_failed(argv[i], errno);
     }
     sigset_t set;
@@ -271,15 +393,25 @@ int cli_run(int argc, char **argv)
         sigaddset(&set, forwarded[k]);
     }
     sigprocmask(SIG_BLOCK, &set, &old);
+    /* SIGCHLD ignored (inherited so) would reap COMMAND for us, and we
+     * would wait for it for ever: the default while we wait, and COMMAND
+     * gets back what we were given. */
+    struct sigaction dfl;
+    struct sigaction chld;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(SIGCHLD, &dfl, &chld);
     pid_t child = fork();
     if (child < 0) {
         cli_error("fork: %s", strerror(errno));
         return 126;
     }
     if (child == 0) {
+        sigaction(SIGCHLD, &chld, NULL);
         sigprocmask(SIG_SETMASK, &old, NULL);
         rt__fd_close(st.status);
-        execv(path, argv + i);
+        exec_command(path, argv + i);
         _exit(exec_failed(argv[i], errno));
     }
     /* The run ends when COMMAND's tree has gone: we hold nothing of it. */

@@ -445,10 +445,12 @@ static int revive(void)
     return r;
 }
 
-/* The descriptor is left as it came, not close-on-exec: a program that
- * adopted the tracker and execs another (a shell running commands, under
- * `resourcetracker run`) passes it on with the variable, and the whole tree
- * shares one tracker. */
+/* The descriptor keeps the close-on-exec flag it was inherited with: the
+ * variable naming it crosses exec with the environment, so the descriptor
+ * must cross it too, or every program this one execs would find the
+ * variable naming a closed descriptor and start a tracker of its own. So
+ * the whole tree of `resourcetracker run` (and of a child prepared with
+ * rt_spawn_prepare) shares one tracker, however it starts its programs. */
 static int adopt_env(void)
 {
     int fd = rt__inherit_from_env();

@@ -5,7 +5,10 @@
 #     would see it and through groff with every warning enabled;
 #   - every rt_* symbol exported in src/resourcetracker.map has a page
 #     man/man3/SYMBOL.3 (a page of its own or a .so link), and the page it
-#     resolves to names the symbol in its NAME section.
+#     resolves to names the symbol in its NAME section;
+#   - the command has its page, man/man1/resourcetracker.1, which has a
+#     section for each subcommand the command's usage names and documents
+#     every option the sources of the command (cli/*.c) accept.
 # Exit status 0 when all is well, 1 otherwise. Needs man (man-db) and groff.
 set -uo pipefail
 
@@ -93,7 +96,29 @@ for sym in "${symbols[@]}"; do
     fi
 done
 
+# The command's page: its subcommands ("resourcetracker NAME" in the usage
+# of cli/resourcetracker.c) each under ".SS NAME", and every option compared
+# with in cli/*.c ("--wait") written as groff writes it ("\-\-wait").
+cmdpage=man/man1/resourcetracker.1
+mapfile -t subcommands < <(sed -n 's/^ *"\(usage: \| *\)resourcetracker \([a-z][a-z]*\) .*/\2/p' \
+    cli/resourcetracker.c | LC_ALL=C sort -u)
+mapfile -t options < <(grep -ho 'strcmp([^,]*, "--[a-z][a-z-]*")' cli/*.c |
+    sed 's/.*"\(--[a-z-]*\)")/\1/' | LC_ALL=C sort -u)
+if [ ! -f "$cmdpage" ]; then
+    fail "$cmdpage does not exist"
+elif [ ${#subcommands[@]} -eq 0 ] || [ ${#options[@]} -eq 0 ]; then
+    fail "no subcommand or option found in cli/*.c"
+else
+    for sub in "${subcommands[@]}"; do
+        grep -q "^\.SS $sub\$" "$cmdpage" || fail "$cmdpage has no section for '$sub'"
+    done
+    for opt in "${options[@]}"; do
+        grep -qF -- "${opt//-/\\-}" "$cmdpage" || fail "$cmdpage does not document $opt"
+    done
+fi
+
 if [ $status -eq 0 ]; then
-    echo "check-man.sh: ${#pages[@]} pages render clean; all ${#symbols[@]} exported symbols have a page"
+    echo "check-man.sh: ${#pages[@]} pages render clean; all ${#symbols[@]} exported symbols have a page;" \
+        "resourcetracker(1) covers ${#subcommands[@]} subcommands and ${#options[@]} options"
 fi
 exit $status

@@ -68,6 +68,22 @@ done
 if command -v man >/dev/null && [ -d "$OLDPWD/man" ]; then
     MANPATH="$prefix/share/man" man -w rt_register >/dev/null \
         || fail "man rt_register not found after install"
+    MANPATH="$prefix/share/man" man -w 1 resourcetracker >/dev/null \
+        || fail "man 1 resourcetracker not found after install"
+fi
+
+# The command, and the shim it finds where it was installed (not the build
+# tree's): a program built without the library, under run --preload.
+"$prefix/bin/resourcetracker" --version >/dev/null || fail "no resourcetracker command"
+[ -f "$prefix/lib/libresourcetracker-preload.so" ] || fail "no preload shim installed"
+leaker=$OLDPWD/$BUILD/tests/leaker
+case $BUILD in /*) leaker=$BUILD/tests/leaker ;; esac
+if [ -x "$leaker" ]; then
+    env -u RESOURCE_TRACKER_PRELOAD "$prefix/bin/resourcetracker" run --wait \
+        --preload -- "$leaker" shm "$name" >/dev/null 2>"$tmp/run.err" \
+        || fail "run --preload failed: $(cat "$tmp/run.err")"
+    [ ! -e "/dev/shm/${name#/}" ] || { rm -f "/dev/shm/${name#/}"; fail "run --preload: $name left"; }
+    grep -q "leaked shared_memory" "$tmp/run.err" || fail "run --preload: no leak report"
 fi
 
 $MAKE -s -C "$OLDPWD" uninstall PREFIX="$prefix" BUILD="$BUILD" SANITIZE="${SANITIZE:-}" >/dev/null
