@@ -432,6 +432,7 @@ python-demo: $(BUILD)/examples/py-worker
 # ---- benchmark -----------------------------------------------------------------
 
 BENCH := $(BUILD)/bench/bench
+BENCH_HELPER := $(BUILD)/bench/shm-pairs
 BENCH_ARGS ?=
 
 $(BENCH): bench/bench.c $(LIB_A)
@@ -439,11 +440,20 @@ $(BENCH): bench/bench.c $(LIB_A)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB_A) $(LIBS)
 
+# A program built without the library, for the preload shim's figures.
+$(BENCH_HELPER): bench/shm-pairs.c $(FLAGS_FILE)
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIBS)
+
 # Ours beside the kernel's floor and CPython's tracker, in one run; the last
 # line printed is a JSON object with every figure. BENCH_ARGS=--quick for a
-# smoke run.
-bench: $(BENCH) $(IMAGE)
-	@$(BENCH) --image $(IMAGE) --driver bench/cpython_tracker.py $(BENCH_ARGS)
+# smoke run. The preload shim is measured when it has been built; without
+# it, its figures are skipped with a note.
+bench: $(BENCH) $(IMAGE) $(CLI) $(BENCH_HELPER)
+	@$(BENCH) --image $(IMAGE) --driver bench/cpython_tracker.py \
+	    --cli $(CLI) --preload $(BUILD)/$(PRELOAD_SO) --helper $(BENCH_HELPER) \
+	    $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD)
