@@ -116,7 +116,14 @@ int rt__sweep_run_visible(const struct rt_runinfo *ri)
 
 /* Whether the run still has a process: its tracker, or one that holds its
  * pipes (an exec'ed child or a CPython process given the pipe holds no
- * lock). Only meaningful in the boot and PID namespace we can see. */
+ * lock). Only meaningful in the boot and PID namespace we can see.
+ *
+ * The holders are looked up in the sweep's one scan, which may be older
+ * than this journal's turn: a pipe nobody held then cannot have been taken
+ * since (only a holder can pass it on), and a holder that exited since
+ * only leaves the run for a later sweep. The scan counts the sweeper too,
+ * which holds no run's pipes (the guardian keeps none of its tracker's).
+ * A pipe cannot be mapped, so mappings in the scan never match. */
 static int run_alive(void)
 {
     if (other_boot()) {
@@ -128,7 +135,15 @@ static int run_alive(void)
             info.tracker_start) {
         return 1;
     }
-    return rt__sweep_run_visible(&info);
+    if (info.b_ino == 0 && info.a_ino == 0) {
+        return 0;
+    }
+    scan_once();
+    if (scan_failed) {
+        return rt__sweep_run_visible(&info);
+    }
+    return (info.b_ino != 0 && rt__idset_has(&used, info.b_dev, info.b_ino)) ||
+           (info.a_ino != 0 && rt__idset_has(&used, info.a_dev, info.a_ino));
 }
 
 /* Whether processes we cannot examine could hold an object of MODE. */
