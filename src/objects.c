@@ -73,3 +73,15 @@ int rt__object_mode(unsigned type, const char *name, unsigned *ret_mode)
     *ret_mode = (unsigned)(st.st_mode & 07777);
     return 0;
 }
+
+int rt__object_seen(unsigned type, const char *name, struct rt_object_seen *ret)
+{
+    struct stat st;
+    int r = stat_of(type, name, &st);
+    if (r < 0) {
+        return r;
+    }
+    *ret = (struct rt_object_seen){(uint64_t)st.st_dev, (uint64_t)st.st_ino,
+                                   (unsigned)(st.st_mode & 07777), 1};
+    return 0;
+}

@@ -17,4 +17,15 @@ int rt__object_identity(unsigned type, const char *name, uint64_t *ret_dev,
 /* The object's permission bits, when known (0 otherwise). */
 int rt__object_mode(unsigned type, const char *name, unsigned *ret_mode);
 
+/* What NAME of TYPE refers to, for a decision (the removal itself checks
+ * again, cleanup.h): its identity and mode from one stat(). Returns as
+ * rt__object_identity. */
+struct rt_object_seen {
+    uint64_t dev, ino;
+    unsigned mode;
+    int have_mode;
+};
+int rt__object_seen(unsigned type, const char *name,
+                    struct rt_object_seen *ret);
+
 #endif /* RT_OBJECTS_H */

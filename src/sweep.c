@@ -146,18 +146,30 @@ static int run_alive(void)
            (info.a_ino != 0 && rt__idset_has(&used, info.a_dev, info.a_ino));
 }
 
-/* Whether processes we cannot examine could hold an object of MODE. */
-static int blind_spot(unsigned mode)
+/* Whether some processes could not be examined. */
+static int partly_blind(void)
+{
+    return scan_failed || scan.unreadable > 0 || scan.hidden;
+}
+
+/* Whether processes we cannot examine could hold E's object (of TYPE),
+ * SEEN. Its mode is asked only when some could and it was not seen. */
+static int blind_spot(unsigned type, const struct rt_entry *e,
+                      const struct rt_object_seen *seen)
 {
     if (scan_failed) {
         return 1;
     }
+    if (!partly_blind()) {
+        return 0;
+    }
     /* Processes of other users: only an object they may open matters (a
      * privileged process holding someone's private object is not seen). */
-    if ((scan.unreadable > 0 || scan.hidden) && (mode & 077) != 0) {
-        return 1;
+    unsigned mode = seen->mode;
+    if (!seen->have_mode) {
+        (void)rt__object_mode(type, (const char *)e->name, &mode);
     }
-    return 0;
+    return (mode & 077) != 0;
 }
 
 static int decide(void *ctx, const struct rt_entry *e, const char **why)
@@ -176,9 +188,10 @@ static int decide(void *ctx, const struct rt_entry *e, const char **why)
                "object's identity was not recorded";
         return -1;
     }
-    uint64_t dev = 0;
-    uint64_t ino = 0;
-    int r = rt__object_identity(t, (const char *)e->name, &dev, &ino);
+    struct rt_object_seen seen = {0, 0, 0, 0};
+    int r = rt__object_seen(t, (const char *)e->name, &seen);
+    uint64_t dev = seen.dev;
+    uint64_t ino = seen.ino;
     if (r == -ENOENT) {
         *why = "not removed: already gone";
         return -1;
@@ -206,9 +219,7 @@ static int decide(void *ctx, const struct rt_entry *e, const char **why)
         *why = "in use by a running process";
         return 0;
     }
-    unsigned mode = 0;
-    (void)rt__object_mode(t, (const char *)e->name, &mode);
-    if (blind_spot(mode)) {
+    if (blind_spot(t, e, &seen)) {
         *why = "cannot tell whether it is in use: some processes cannot be "
                "examined";
         return 0;
