@@ -349,7 +349,16 @@ enum rt_sweep_run rt__sweep_one(int dirfd, const char *name, int jfd,
     struct rt_cleanup_opts co = {suffix, forward_decide, &f, o->dry_run,
                                  forward_name};
     struct rt_cleanup_result res;
+    /* Many names: /dev/shm is listed once for the decisions, rather than
+     * stat()ed per name (each removal still checks its object afresh).
+     * Not when some processes cannot be examined: each object's mode is
+     * then needed, and the stat() that gives it gives its identity too. */
+    scan_once();
+    if (!partly_blind()) {
+        (void)rt__objects_list(ledger.reg.count);
+    }
     rt__cleanup_run(&ledger, &co, &res);
+    rt__objects_unlist();
     st->removed += res.cleaned;
     st->failed += res.failed;
     st->left += res.left;
