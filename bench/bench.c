@@ -1858,7 +1858,7 @@ static void m_sweep(int w, void *arg)
     }
     struct rt_sweep_opts o;
     memset(&o, 0, sizeof(o));
-    struct rt_sweep_stats st;
+    struct rt_sweep_stats st = {0, 0, 0, 0, 0, 0, 0, 0};
     double t0 = now_ns();
     int r = rt__sweep_dir(dfd, &o, &st);
     double t1 = now_ns();

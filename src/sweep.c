@@ -425,8 +425,8 @@ static void visit_journal(void *ctx, const char *name)
 int rt__sweep_dir(int dirfd, const struct rt_sweep_opts *o,
                   struct rt_sweep_stats *st)
 {
-    struct dir_walk w = {dirfd, o, st};
     memset(st, 0, sizeof(*st));
+    struct dir_walk w = {dirfd, o, st};
     int r = rt__state_list(dirfd, visit_journal, &w);
     forget_scan();
     return r;
