@@ -1864,6 +1864,13 @@ static void m_sweep(int w, void *arg)
     double t1 = now_ns();
     put_double(w, t1 - t0);
     put_double(w, r < 0 ? -1 : (double)st.removed);
+    /* What became of the run and its names, for a remark when not all
+     * were removed. */
+    put_double(w, (double)st.alive);
+    put_double(w, (double)st.bad);
+    put_double(w, (double)st.left);
+    put_double(w, (double)st.dropped);
+    put_double(w, (double)st.failed);
 }
 
 /* A run of COUNT segments created through the library, died whole, then
@@ -1876,9 +1883,14 @@ static double ours_sweep(int count, int r, int *ret_removed)
     snprintf(prefix, sizeof(prefix), "rt-bench-%ld-%d-s", (long)getpid(), r);
     struct dead_host h = {dir, prefix, count, 1};
     dead_run(&h);
-    double v[2] = {-1, -1};
-    (void)in_child(m_sweep, dir, v, 2);
+    double v[7] = {-1, -1, 0, 0, 0, 0, 0};
+    (void)in_child(m_sweep, dir, v, 7);
     *ret_removed = (int)v[1];
+    if (v[1] != count) {
+        remark("sweep: %.0f of %d segments removed (runs alive %.0f, "
+               "unusable %.0f; names left %.0f, dropped %.0f, failed %.0f)",
+               v[1], count, v[2], v[3], v[4], v[5], v[6]);
+    }
     if (count_left(prefix) > 0) {
         remark("sweep: %d segments left after the sweep", count_left(prefix));
         char name[128];
@@ -1912,8 +1924,6 @@ static void bench_sweep(void)
             o = ours_sweep(count, r, &removed);
         }
         if (o < 0 || removed != count) {
-            remark("sweep: %d of %d segments removed by the sweep", removed,
-                   count);
             continue;
         }
         ours[n] = o;
