@@ -449,19 +449,36 @@ stress: $(BUILD)/tests/stress
 random-kill: $(BUILD)/tests/random-kill
 	$(BUILD)/tests/random-kill $(RANDOM_KILL_ARGS)
 
-# libFuzzer over the line parser, the registry and the quoting (clang).
-# FUZZ_SECONDS bounds the run; the corpus in tests/corpus is only read.
+# libFuzzer (clang) over the line parser, the registry and the quoting
+# (fuzz-wire, seeds in tests/corpus), and over the journal's reader, replay
+# and snapshots (fuzz-journal, seeds in tests/corpus-journal). FUZZ_SECONDS
+# bounds the whole run, split between the two; the seeds are only read.
 FUZZ_SECONDS ?= 60
 FUZZ := $(BUILD)/fuzz/fuzz-wire
+FUZZ_JOURNAL := $(BUILD)/fuzz/fuzz-journal
+FUZZ_FLAGS = $(BASEFLAGS) $(WARNINGS) -O1 -fsanitize=fuzzer,address,undefined
 $(FUZZ): tests/fuzz-wire.c src/wire.c src/registry.c src/slab.c src/diag.c \
          src/fdio.c $(GEN)/errtab.c
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
-	$(Q)clang $(BASEFLAGS) $(WARNINGS) -O1 -fsanitize=fuzzer,address,undefined \
+	$(Q)clang $(FUZZ_FLAGS) -o $@ $(filter %.c,$^)
+
+# The registries' memory is counted through mmap and munmap.
+$(FUZZ_JOURNAL): tests/fuzz-journal.c src/journal.c src/recorder.c \
+                 src/ledger.c src/registry.c src/slab.c src/wire.c \
+                 src/rtypes.c src/rawipc.c src/rmtree.c src/pathres.c \
+                 src/fdio.c src/diag.c $(GEN)/errtab.c
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)clang $(FUZZ_FLAGS) -Wl,--wrap=mmap -Wl,--wrap=munmap \
 	    -o $@ $(filter %.c,$^)
 
-fuzz: $(FUZZ)
-	tests/fuzz-run.sh $(FUZZ) $(FUZZ_SECONDS)
+fuzz: $(FUZZ) $(FUZZ_JOURNAL)
+	@half=$$(( $(FUZZ_SECONDS) / 2 )); [ $$half -ge 1 ] || half=1; \
+	rest=$$(( $(FUZZ_SECONDS) - half )); [ $$rest -ge 1 ] || rest=1; \
+	echo "fuzz-wire: $$half s"; tests/fuzz-run.sh $(FUZZ) $$half && \
+	echo "fuzz-journal: $$rest s" && \
+	MAX_LEN=16384 tests/fuzz-run.sh $(FUZZ_JOURNAL) $$rest
 
 # Static analysis with the checked-in configurations.
 lint: $(GEN)/errtab.c
@@ -528,6 +545,7 @@ python-demo: $(BUILD)/examples/py-worker
 # ---- benchmark -----------------------------------------------------------------
 
 BENCH := $(BUILD)/bench/bench
+BENCH_HELPER := $(BUILD)/bench/shm-pairs
 BENCH_ARGS ?=
 
 $(BENCH): bench/bench.c $(LIB_A)
@@ -535,11 +553,20 @@ $(BENCH): bench/bench.c $(LIB_A)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB_A) $(LIBS)
 
+# A program built without the library, for the preload shim's figures.
+$(BENCH_HELPER): bench/shm-pairs.c $(FLAGS_FILE)
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIBS)
+
 # Ours beside the kernel's floor and CPython's tracker, in one run; the last
 # line printed is a JSON object with every figure. BENCH_ARGS=--quick for a
-# smoke run.
-bench: $(BENCH) $(IMAGE)
-	@$(BENCH) --image $(IMAGE) --driver bench/cpython_tracker.py $(BENCH_ARGS)
+# smoke run. The preload shim is measured when it has been built; without
+# it, its figures are skipped with a note.
+bench: $(BENCH) $(IMAGE) $(CLI) $(BENCH_HELPER)
+	@$(BENCH) --image $(IMAGE) --driver bench/cpython_tracker.py \
+	    --cli $(CLI) --preload $(BUILD)/$(PRELOAD_SO) --helper $(BENCH_HELPER) \
+	    $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD)

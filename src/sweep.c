@@ -116,7 +116,14 @@ int rt__sweep_run_visible(const struct rt_runinfo *ri)
 
 /* Whether the run still has a process: its tracker, or one that holds its
  * pipes (an exec'ed child or a CPython process given the pipe holds no
- * lock). Only meaningful in the boot and PID namespace we can see. */
+ * lock). Only meaningful in the boot and PID namespace we can see.
+ *
+ * The holders are looked up in the sweep's one scan, which may be older
+ * than this journal's turn: a pipe nobody held then cannot have been taken
+ * since (only a holder can pass it on), and a holder that exited since
+ * only leaves the run for a later sweep. The scan counts the sweeper too,
+ * which holds no run's pipes (the guardian keeps none of its tracker's).
+ * A pipe cannot be mapped, so mappings in the scan never match. */
 static int run_alive(void)
 {
     if (other_boot()) {
@@ -128,21 +135,41 @@ static int run_alive(void)
             info.tracker_start) {
         return 1;
     }
-    return rt__sweep_run_visible(&info);
+    if (info.b_ino == 0 && info.a_ino == 0) {
+        return 0;
+    }
+    scan_once();
+    if (scan_failed) {
+        return rt__sweep_run_visible(&info);
+    }
+    return (info.b_ino != 0 && rt__idset_has(&used, info.b_dev, info.b_ino)) ||
+           (info.a_ino != 0 && rt__idset_has(&used, info.a_dev, info.a_ino));
 }
 
-/* Whether processes we cannot examine could hold an object of MODE. */
-static int blind_spot(unsigned mode)
+/* Whether some processes could not be examined. */
+static int partly_blind(void)
+{
+    return scan_failed || scan.unreadable > 0 || scan.hidden;
+}
+
+/* Whether processes we cannot examine could hold E's object (of TYPE),
+ * SEEN. Its mode is asked only when some could and it was not seen. */
+static int blind_spot(unsigned type, const struct rt_entry *e,
+                      const struct rt_object_seen *seen)
 {
     if (scan_failed) {
         return 1;
     }
+    if (!partly_blind()) {
+        return 0;
+    }
     /* Processes of other users: only an object they may open matters (a
      * privileged process holding someone's private object is not seen). */
-    if ((scan.unreadable > 0 || scan.hidden) && (mode & 077) != 0) {
-        return 1;
+    unsigned mode = seen->mode;
+    if (!seen->have_mode) {
+        (void)rt__object_mode(type, (const char *)e->name, &mode);
     }
-    return 0;
+    return (mode & 077) != 0;
 }
 
 static int decide(void *ctx, const struct rt_entry *e, const char **why)
@@ -161,9 +188,10 @@ static int decide(void *ctx, const struct rt_entry *e, const char **why)
                "object's identity was not recorded";
         return -1;
     }
-    uint64_t dev = 0;
-    uint64_t ino = 0;
-    int r = rt__object_identity(t, (const char *)e->name, &dev, &ino);
+    struct rt_object_seen seen = {0, 0, 0, 0};
+    int r = rt__object_seen(t, (const char *)e->name, &seen);
+    uint64_t dev = seen.dev;
+    uint64_t ino = seen.ino;
     if (r == -ENOENT) {
         *why = "not removed: already gone";
         return -1;
@@ -191,9 +219,7 @@ static int decide(void *ctx, const struct rt_entry *e, const char **why)
         *why = "in use by a running process";
         return 0;
     }
-    unsigned mode = 0;
-    (void)rt__object_mode(t, (const char *)e->name, &mode);
-    if (blind_spot(mode)) {
+    if (blind_spot(t, e, &seen)) {
         *why = "cannot tell whether it is in use: some processes cannot be "
                "examined";
         return 0;
@@ -323,7 +349,16 @@ enum rt_sweep_run rt__sweep_one(int dirfd, const char *name, int jfd,
     struct rt_cleanup_opts co = {suffix, forward_decide, &f, o->dry_run,
                                  forward_name};
     struct rt_cleanup_result res;
+    /* Many names: /dev/shm is listed once for the decisions, rather than
+     * stat()ed per name (each removal still checks its object afresh).
+     * Not when some processes cannot be examined: each object's mode is
+     * then needed, and the stat() that gives it gives its identity too. */
+    scan_once();
+    if (!partly_blind()) {
+        (void)rt__objects_list(ledger.reg.count);
+    }
     rt__cleanup_run(&ledger, &co, &res);
+    rt__objects_unlist();
     st->removed += res.cleaned;
     st->failed += res.failed;
     st->left += res.left;
@@ -414,8 +449,8 @@ static void visit_journal(void *ctx, const char *name)
 int rt__sweep_dir(int dirfd, const struct rt_sweep_opts *o,
                   struct rt_sweep_stats *st)
 {
-    struct dir_walk w = {dirfd, o, st};
     memset(st, 0, sizeof(*st));
+    struct dir_walk w = {dirfd, o, st};
     int r = rt__state_list(dirfd, visit_journal, &w);
     forget_scan();
     return r;

@@ -63,6 +63,7 @@ static const char *const cmd_names[] = {
     [RT_CMD_REGISTER] = "REGISTER",
     [RT_CMD_UNREGISTER] = "UNREGISTER",
     [RT_CMD_PROBE] = "PROBE",
+    [RT_CMD_IDENTIFY] = "RT_IDENTIFY",
 };
 
 /* Out of memory in a fuzzer is the environment's fault, not a finding of
@@ -335,6 +336,41 @@ static void check_edges(const struct rt_msg *m)
     free(name);
 }
 
+/* An identity line (never in the colon form from us, but read in either)
+ * encoded as the wrappers send it and parsed back: the same name, rtype,
+ * device, inode and pid. A line without a pid (0) is sent with one: the
+ * parser takes pids from 1 to INT32_MAX, the only ones a wrapper sends. */
+static void check_identify(const struct rt_msg *m)
+{
+    if (!is_rtype(m->rtype, m->rtype_len)) {
+        return;
+    }
+    uint32_t pid = m->pid != 0 ? m->pid : 1;
+    char *buf = xmalloc(RT_MSG_MAX);
+    ssize_t n = rt__wire_encode_identify(buf, (const char *)m->name,
+                                         m->name_len, (const char *)m->rtype,
+                                         m->rtype_len, m->dev, m->ino, pid);
+    if (n > 0) {
+        size_t len = (size_t)n;
+        CHECK(len <= RT_MSG_MAX && buf[len - 1] == '\n');
+        CHECK(memchr(buf, '\n', len - 1) == NULL);
+        unsigned char *scratch = xmalloc(RT_WIRE_SCRATCH(len));
+        struct rt_msg back;
+        CHECK(rt__wire_parse((const unsigned char *)buf, len, scratch, &back) ==
+              0);
+        CHECK(back.cmd == RT_CMD_IDENTIFY);
+        CHECK(back.name_len == m->name_len);
+        CHECK(memcmp(back.name, m->name, m->name_len) == 0);
+        CHECK(back.rtype_len == m->rtype_len);
+        CHECK(memcmp(back.rtype, m->rtype, m->rtype_len) == 0);
+        CHECK(back.dev == m->dev && back.ino == m->ino && back.pid == pid);
+        free(scratch);
+    } else {
+        CHECK(n == -ENAMETOOLONG);
+    }
+    free(buf);
+}
+
 /* One line, newline excluded, as handle_line gets it. */
 static void handle_line(const unsigned char *data, size_t len)
 {
@@ -371,6 +407,13 @@ static void handle_line(const unsigned char *data, size_t len)
     if (r < 0) {
         /* The tracker quotes the line in its warning. */
         check_repr(line, len);
+    } else if (m.cmd == RT_CMD_IDENTIFY) {
+        CHECK(span_is(m.cmd_text, m.cmd_len, cmd_names[m.cmd]));
+        CHECK(INSIDE(m.rtype, m.rtype_len));
+        CHECK(INSIDE(m.name, m.name_len));
+        CHECK(m.name_len > 0 && memchr(m.name, '\0', m.name_len) == NULL);
+        check_repr(m.name, m.name_len);
+        check_identify(&m);
     } else {
         CHECK(m.cmd == RT_CMD_REGISTER || m.cmd == RT_CMD_UNREGISTER ||
               m.cmd == RT_CMD_PROBE);
