@@ -86,7 +86,7 @@ TEST_NAMES := test-wire test-registry test-fdio test-args test-cleanup test-sign
               test-fork test-hygiene test-inherit test-garbage \
               test-concurrency test-types test-wrappers test-wrappers2 \
               test-spawn test-cpython test-pressure test-procscan test-paths \
-              test-review test-review2 test-run
+              test-review test-review2 test-run test-journal
 
 TEST_BINS  := $(addprefix $(BUILD)/tests/,$(TEST_NAMES))
 TEST_HELPERS := $(BUILD)/tests/child $(BUILD)/tests/leaker

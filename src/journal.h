@@ -21,12 +21,13 @@
  *
  * Meta lines are a keyword and "key=value" fields separated by spaces, the
  * values decimal numbers, "DEV:INO" pairs or URL-safe base64 (names):
- *   run uid=U b=DEV:INO a=DEV:INO pidns=N boot=UUID time=T starter=PID
+ *   run uid=U b=DEV:INO a=DEV:INO pidns=N boot=UUID|- time=T starter=PID
  *   tracker pid=P start=TICKS time=T
  *   path op=reg|unreg rtype=T name=B64 pdev=.. pino=.. dev=.. ino=.. pid=..
  *   entry rtype=T name=B64 count=N [dev=.. ino=.. pid=.. pdev=.. pino=..]
  *   pending src=A|B rtype=T name=B64 count=N
- *   carry src=A|B data=B64
+ *   carry src=A|B data=B64      (the start of a line not ended yet)
+ *   carry src=A|B skip=1        (inside a line too long, being skipped)
  *   done
  * Encoding and field parsing are pure (no I/O); the reader uses pread.
  * Tracker and command, single-threaded, AS-safe. */

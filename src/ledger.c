@@ -62,6 +62,12 @@ static void bad(struct rt_ledger *l, const char *what,
     }
 }
 
+/* Counts saturate: a name registered 2^32 times stays registered. */
+static uint32_t count_add(uint32_t a, uint32_t b)
+{
+    return b > UINT32_MAX - a ? UINT32_MAX : a + b;
+}
+
 static void not_registered(struct rt_ledger *l, const struct rt_entry *e)
 {
     l->bad_lines++;
@@ -91,7 +97,7 @@ int rt__ledger_add(struct rt_ledger *l, unsigned type,
             return -ENOMEM;
         }
     }
-    e->count += count;
+    e->count = count_add(e->count, count);
     return 0;
 }
 
@@ -123,7 +129,7 @@ int rt__ledger_add_pending(struct rt_ledger *l, enum rt_src src, unsigned type,
     if (r < 0) {
         return r;
     }
-    e->count += count;
+    e->count = count_add(e->count, count);
     return 0;
 }
 

@@ -73,6 +73,9 @@ static void apply_run(struct rt_runinfo *info, const char *line, size_t n)
         size_t vn;
         if (rt__jline_get(line, n, "boot", &v, &vn) == 0 &&
             vn < sizeof(info->boot)) {
+            /* "-" is how an unknown boot is written: it reads back as
+             * unknown, not as a boot of that name. */
+            vn = vn == 1 && v[0] == '-' ? 0 : vn;
             memcpy(info->boot, v, vn);
             info->boot[vn] = '\0';
         }
@@ -85,6 +88,7 @@ static void apply_run(struct rt_runinfo *info, const char *line, size_t n)
     }
 }
 
+/* The type a line names: -1 for one unknown here, -2 for one never held. */
 static int line_type(const char *line, size_t n)
 {
     const char *v;
@@ -92,7 +96,12 @@ static int line_type(const char *line, size_t n)
     if (rt__jline_get(line, n, "rtype", &v, &vn) < 0) {
         return -1;
     }
-    return rt__rtypes_find(v, vn);
+    int t = rt__rtypes_find(v, vn);
+    /* A noop is never held, so a journal that says one is is not ours. */
+    if (t >= 0 && (rt__rtypes_get((unsigned)t)->flags & RT_RTYPE_PROBE_ONLY)) {
+        return -2;
+    }
+    return t;
 }
 
 /* The identity fields of an entry or path line; 1 if any. */
@@ -127,14 +136,24 @@ static void apply_state(struct rt_ledger *l, const char *line, size_t n)
         size_t sn;
         ssize_t dlen =
             rt__jline_get_b64(line, n, "data", name_buf, sizeof(name_buf));
-        if (rt__jline_get(line, n, "src", &src, &sn) == 0 && sn == 1 &&
-            (src[0] == 'A' || src[0] == 'B') && dlen > 0) {
-            rt__ledger_feed(l, src[0] == 'A' ? RT_SRC_A : RT_SRC_B, name_buf,
-                            (size_t)dlen);
+        uint64_t skip = 0;
+        (void)rt__jline_get_num(line, n, "skip", &skip);
+        if (rt__jline_get(line, n, "src", &src, &sn) < 0 || sn != 1 ||
+            (src[0] != 'A' && src[0] != 'B')) {
+            return;
+        }
+        enum rt_src s = src[0] == 'A' ? RT_SRC_A : RT_SRC_B;
+        if (skip == 1) {
+            /* Already reported: the rest of that line is dropped in
+             * silence, as the live tracker would have. */
+            l->carry[s].have = 0;
+            l->carry[s].skipping = 1;
+        } else if (dlen > 0) {
+            rt__ledger_feed(l, s, name_buf, (size_t)dlen);
         }
         return;
     }
-    if (t < 0 && len > 0 &&
+    if (t == -1 && len > 0 &&
         (rt__jline_is(line, n, "entry") || rt__jline_is(line, n, "path"))) {
         l->unknown_types++;
     }
@@ -558,7 +577,12 @@ static void out_all(struct snap_out *o, const struct rt_ledger *l,
     }
     for (int s = 0; s < RT_SRC_N; s++) {
         const struct rt_carry *c = &l->carry[s];
-        if (c->have > 0 && !c->skipping) {
+        if (c->skipping) {
+            rt__jline_start(&snap_line, "carry");
+            rt__jline_str(&snap_line, "src", s == RT_SRC_A ? "A" : "B");
+            rt__jline_num(&snap_line, "skip", 1);
+            out_line(o);
+        } else if (c->have > 0) {
             rt__jline_start(&snap_line, "carry");
             rt__jline_str(&snap_line, "src", s == RT_SRC_A ? "A" : "B");
             rt__jline_b64(&snap_line, "data", c->buf, c->have);
