@@ -590,13 +590,19 @@ static int path_message(enum rt_cmd cmd, const char *name, const char *rtype)
     if (len > RT_MSG_MAX) {
         return -ENAMETOOLONG;
     }
-    static _Thread_local struct rt_jline jl;
-    rt__jline_start(&jl, "path");
-    rt__jline_str(&jl, "op", cmd == RT_CMD_REGISTER ? "reg" : "unreg");
-    rt__jline_str(&jl, "rtype", rtype);
-    rt__jline_b64(&jl, "name", (const unsigned char *)name, len);
-    ssize_t n = rt__jline_end(&jl);
+    /* 8 KiB: off the caller's stack, which may be a small thread's, and
+     * not per thread for ever. A path call costs syscalls far dearer. */
+    struct rt_jline *jl = malloc(sizeof(*jl));
+    if (jl == NULL) {
+        return -ENOMEM;
+    }
+    rt__jline_start(jl, "path");
+    rt__jline_str(jl, "op", cmd == RT_CMD_REGISTER ? "reg" : "unreg");
+    rt__jline_str(jl, "rtype", rtype);
+    rt__jline_b64(jl, "name", (const unsigned char *)name, len);
+    ssize_t n = rt__jline_end(jl);
     if (n < 0) {
+        free(jl);
         return (int)n;
     }
     int dir = -1;
@@ -604,6 +610,7 @@ static int path_message(enum rt_cmd cmd, const char *name, const char *rtype)
         size_t base;
         dir = rt__path_open_parent(name, len, &base);
         if (dir < 0) {
+            free(jl);
             return dir;
         }
     }
@@ -615,7 +622,7 @@ static int path_message(enum rt_cmd cmd, const char *name, const char *rtype)
         uint64_t ino = handle.b_ino;
         unlock(cs);
         char reply[128];
-        r = rt__ctl_call(dev, ino, jl.buf, (size_t)n, &dir, dir >= 0 ? 1 : 0,
+        r = rt__ctl_call(dev, ino, jl->buf, (size_t)n, &dir, dir >= 0 ? 1 : 0,
                          reply, sizeof(reply), NULL);
         if (r == 0) {
             uint64_t err = 0;
@@ -637,6 +644,7 @@ static int path_message(enum rt_cmd cmd, const char *name, const char *rtype)
         r = -ENOTCONN;
     }
     rt__fd_close(dir);
+    free(jl);
     return r;
 }
 
