@@ -16,8 +16,24 @@
 #include "rmtree.h"
 #include "rtypes.h"
 
-/* Transient marks on entries while a cleanup runs. */
-enum { MARK_LEAVE = 0x10, MARK_DROP = 0x20 };
+/* Transient marks on entries while a cleanup runs: what became of each
+ * (unmarked: removed), the details in its count, which means nothing any
+ * more once its fate is settled. */
+enum {
+    MARK_LEAVE = 0x10,   /* left for a later sweep */
+    MARK_DROP = 0x20,    /* left for good, as the decision said */
+    MARK_FAILED = 0x40,  /* its removal failed: count is the errno */
+    MARK_NOT_HERE = 0x80 /* left for good, as the removal found: count is
+                            the index of the reason in not_here */
+};
+#define MARKS (MARK_LEAVE | MARK_DROP | MARK_FAILED | MARK_NOT_HERE)
+
+static const char *const not_here[] = {
+    "not removed",
+    "not removed: the name now refers to another object than the one "
+    "registered",
+    "not removed: its folder is not the one it was registered in",
+};
 
 /* Whether the object still is the one that was registered, where that is
  * known: 1 yes (or unknown), 0 no (*WHY says so), -errno when it is gone. */
@@ -48,8 +64,7 @@ static int still_ours(unsigned t, const struct rt_entry *e, const char **why)
         return 1;
     }
     if (dev != x->dev || ino != x->ino) {
-        *why = "not removed: the name now refers to another object than "
-               "the one registered";
+        *why = not_here[1];
         return 0;
     }
     return 1;
@@ -76,7 +91,7 @@ static int open_parent(const struct rt_entry *e, size_t *ret_base,
         (fstat(fd, &st) < 0 || (uint64_t)st.st_dev != x->pdev ||
          (uint64_t)st.st_ino != x->pino)) {
         rt__fd_close(fd);
-        *why = "not removed: its folder is not the one it was registered in";
+        *why = not_here[2];
         return -EXDEV;
     }
     return fd;
@@ -84,9 +99,10 @@ static int open_parent(const struct rt_entry *e, size_t *ret_base,
 
 /* Runs the cleanup of E. Returns 0, a positive errno, or -1 when the entry
  * was dropped (*WHY says why). */
-static int remove_one(unsigned t, const struct rt_entry *e, const char **why)
+static int remove_one(unsigned t, const struct rt_entry *e, int checked,
+                      const char **why)
 {
-    int ours = still_ours(t, e, why);
+    int ours = checked ? 1 : still_ours(t, e, why);
     if (ours == 0) {
         return -1;
     }
@@ -95,6 +111,10 @@ static int remove_one(unsigned t, const struct rt_entry *e, const char **why)
     }
     const struct rt_rtype *type = rt__rtypes_get(t);
     if (!(type->flags & RT_RTYPE_ABSPATH)) {
+        int r = rt__object_unlink(t, (const char *)e->name);
+        if (r != -ENOTSUP) {
+            return -r;
+        }
         return rt__rtypes_cleanup(t, (const char *)e->name);
     }
     size_t base;
@@ -112,41 +132,87 @@ static int remove_one(unsigned t, const struct rt_entry *e, const char **why)
     return -r;
 }
 
-static void decide_all(unsigned t, struct rt_ledger *l,
-                       const struct rt_cleanup_opts *o, size_t *ret_out)
+/* Decides E's fate and, unless it stays or this is a dry run, removes it
+ * at once: a decision that looked at the object just now has made the
+ * check the removal would make (a decision and its removal apart would
+ * need it made twice). Returns 1 when E goes in the leak line. */
+static int settle(unsigned t, struct rt_entry *e,
+                  const struct rt_cleanup_opts *o)
 {
-    size_t out = 0;
-    for (struct rt_entry *e = (struct rt_entry *)rt__registry_first(&l->reg, t);
-         e != NULL; e = e->next) {
-        e->flags &= (uint8_t) ~(MARK_LEAVE | MARK_DROP);
-        if (o->decide == NULL) {
-            out++;
-            continue;
+    e->flags &= (uint8_t)~MARKS;
+    const char *why = NULL;
+    int d = o->decide != NULL ? o->decide(o->ctx, e, &why) : RT_CLEANUP_GO;
+    if (d == 0) {
+        e->flags |= MARK_LEAVE;
+        rt__diag_left(e->name, e->len, why != NULL ? why : "in use");
+        if (o->outcome != NULL) {
+            o->outcome(o->ctx, e, RT_CLEANUP_LEFT, 0, why);
         }
-        const char *why = NULL;
-        int d = o->decide(o->ctx, e, &why);
-        if (d == 0) {
-            e->flags |= MARK_LEAVE;
-            rt__diag_left(e->name, e->len, why != NULL ? why : "in use");
-            if (o->outcome != NULL) {
-                o->outcome(o->ctx, e, RT_CLEANUP_LEFT, 0, why);
-            }
-        } else {
-            if (d < 0) {
-                e->flags |= MARK_DROP;
-            }
-            out++;
-        }
+        return 0;
     }
-    *ret_out = out;
+    if (d < 0) {
+        e->flags |= MARK_DROP;
+        return 1;
+    }
+    if (o->dry_run) {
+        return 1;
+    }
+    why = NULL;
+    int err = remove_one(t, e, d == RT_CLEANUP_GO_CHECKED, &why);
+    if (err < 0) {
+        e->flags |= MARK_NOT_HERE;
+        e->count = why == not_here[2] ? 2 : why == not_here[1] ? 1 : 0;
+    } else if (err > 0) {
+        e->flags |= MARK_FAILED;
+        e->count = (uint32_t)err;
+    }
+    return 1;
 }
 
+/* What became of E, said and counted. */
+static void report(const struct rt_entry *e, const struct rt_cleanup_opts *o,
+                   struct rt_cleanup_result *res)
+{
+    const char *why = NULL;
+    int what = RT_CLEANUP_REMOVED;
+    int err = 0;
+    if (e->flags & MARK_DROP) {
+        /* The reason is the decision's, asked again. */
+        (void)o->decide(o->ctx, e, &why);
+        what = RT_CLEANUP_DROPPED;
+    } else if (e->flags & MARK_NOT_HERE) {
+        why = not_here[e->count < 3 ? e->count : 0];
+        what = RT_CLEANUP_DROPPED;
+    } else if (e->flags & MARK_FAILED) {
+        err = (int)e->count;
+        what = RT_CLEANUP_FAILED;
+    }
+    if (what == RT_CLEANUP_DROPPED) {
+        res->dropped++;
+        why = why != NULL ? why : not_here[0];
+        rt__diag_dropped(e->name, e->len, why);
+    } else if (what == RT_CLEANUP_FAILED) {
+        res->failed++;
+        rt__diag_cleanup_failed(e->name, e->len, err);
+    } else {
+        res->cleaned++;
+    }
+    if (o->outcome != NULL) {
+        o->outcome(o->ctx, e, what, err, why);
+    }
+}
+
+/* The type's names, newest first: each decided and removed, then the leak
+ * line, then what became of each. */
 static void clean_type(unsigned t, struct rt_ledger *l,
                        const struct rt_cleanup_opts *o,
                        struct rt_cleanup_result *res)
 {
-    size_t out;
-    decide_all(t, l, o, &out);
+    size_t out = 0;
+    for (struct rt_entry *e = (struct rt_entry *)rt__registry_last(&l->reg, t);
+         e != NULL; e = e->prev) {
+        out += (size_t)settle(t, e, o);
+    }
     if (out > 0) {
         rt__diag_leaks_begin(rt__rtypes_get(t)->name, out);
         for (const struct rt_entry *e = rt__registry_first(&l->reg, t);
@@ -165,32 +231,7 @@ static void clean_type(unsigned t, struct rt_ledger *l,
             res->left++;
             continue;
         }
-        const char *why = NULL;
-        int err = -1;
-        if (e->flags & MARK_DROP) {
-            (void)o->decide(o->ctx, e, &why);
-        } else if (o->dry_run) {
-            err = 0;
-        } else {
-            err = remove_one(t, e, &why);
-        }
-        if (err < 0) {
-            res->dropped++;
-            why = why != NULL ? why : "not removed";
-            rt__diag_dropped(e->name, e->len, why);
-        } else if (err > 0) {
-            res->failed++;
-            rt__diag_cleanup_failed(e->name, e->len, err);
-        } else {
-            res->cleaned++;
-        }
-        if (o->outcome != NULL) {
-            o->outcome(o->ctx, e,
-                       err < 0   ? RT_CLEANUP_DROPPED
-                       : err > 0 ? RT_CLEANUP_FAILED
-                                 : RT_CLEANUP_REMOVED,
-                       err > 0 ? err : 0, why);
-        }
+        report(e, o, res);
         if (!o->dry_run) {
             e->count = 1;
             (void)rt__ledger_withdraw(l, t, e->name, e->len);
@@ -202,11 +243,16 @@ void rt__cleanup_run(struct rt_ledger *l, const struct rt_cleanup_opts *o,
                      struct rt_cleanup_result *ret)
 {
     struct rt_cleanup_result res = {0, 0, 0, 0};
+    /* Each removal from /dev/shm then walks one component, not three. */
+    int held = rt__objects_hold_shm() == 0;
     unsigned n = rt__rtypes_count();
     for (unsigned t = 0; t < n; t++) {
         if (rt__ledger_count(l, t) > 0) {
             clean_type(t, l, o, &res);
         }
+    }
+    if (held) {
+        rt__objects_release_shm();
     }
     *ret = res;
 }

@@ -11,7 +11,9 @@ struct rt_cleanup_opts {
     /* Added at the end of each leak line (a swept run says which run it
      * was), or NULL. */
     const char *suffix;
-    /* Whether to remove E now: 1 yes, 0 leave it for later (*WHY says why,
+    /* Whether to remove E now: RT_CLEANUP_GO yes, RT_CLEANUP_GO_CHECKED
+     * yes, and the object was found to be the registered one just now (the
+     * removal does not look again), 0 leave it for later (*WHY says why,
      * and is printed), -1 leave it for good (its object is gone or is not
      * the run's any more: *WHY says so). NULL removes everything. */
     int (*decide)(void *ctx, const struct rt_entry *e, const char **why);
@@ -23,6 +25,8 @@ struct rt_cleanup_opts {
     void (*outcome)(void *ctx, const struct rt_entry *e, int what, int err,
                     const char *why);
 };
+
+enum { RT_CLEANUP_GO = 1, RT_CLEANUP_GO_CHECKED = 2 };
 
 enum {
     RT_CLEANUP_REMOVED,
@@ -38,10 +42,11 @@ struct rt_cleanup_result {
     unsigned dropped; /* names left for good (decide said -1) */
 };
 
-/* Goes through every type's names, newest first: leak line, then the
- * cleanups. Entries decided as removed or dropped are taken out of L;
- * those left stay. An entry that knows its object's identity is removed
- * only while the name still refers to that object. */
+/* Goes through every type's names, newest first: the decisions and
+ * removals, then the leak line and what became of each name. Entries
+ * removed or dropped are taken out of L; those left stay. An entry that
+ * knows its object's identity is removed only while the name still refers
+ * to that object. */
 void rt__cleanup_run(struct rt_ledger *l, const struct rt_cleanup_opts *o,
                      struct rt_cleanup_result *ret);
 

@@ -181,6 +181,21 @@ static int parse_u64(const char *s, size_t n, uint64_t *ret)
     return 0;
 }
 
+/* The value of a field, as a pair. */
+static int parse_pair(const char *v, size_t n, uint64_t *ret_a, uint64_t *ret_b)
+{
+    const char *colon = memchr(v, ':', n);
+    if (colon == NULL) {
+        return -1;
+    }
+    size_t an = (size_t)(colon - v);
+    if (parse_u64(v, an, ret_a) < 0 ||
+        parse_u64(colon + 1, n - an - 1, ret_b) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
 int rt__jline_get_num(const char *line, size_t len, const char *key,
                       uint64_t *ret)
 {
@@ -200,16 +215,16 @@ int rt__jline_get_pair(const char *line, size_t len, const char *key,
     if (rt__jline_get(line, len, key, &v, &n) < 0) {
         return -1;
     }
-    const char *colon = memchr(v, ':', n);
-    if (colon == NULL) {
+    return parse_pair(v, n, ret_a, ret_b);
+}
+
+static ssize_t parse_b64(const char *v, size_t n, unsigned char *out,
+                         size_t cap)
+{
+    if (n / 4 * 3 > cap) {
         return -1;
     }
-    size_t an = (size_t)(colon - v);
-    if (parse_u64(v, an, ret_a) < 0 ||
-        parse_u64(colon + 1, n - an - 1, ret_b) < 0) {
-        return -1;
-    }
-    return 0;
+    return rt__wire_b64_decode(out, (const unsigned char *)v, n);
 }
 
 ssize_t rt__jline_get_b64(const char *line, size_t len, const char *key,
@@ -217,10 +232,94 @@ ssize_t rt__jline_get_b64(const char *line, size_t len, const char *key,
 {
     const char *v;
     size_t n;
-    if (rt__jline_get(line, len, key, &v, &n) < 0 || n / 4 * 3 > cap) {
+    if (rt__jline_get(line, len, key, &v, &n) < 0) {
         return -1;
     }
-    return rt__wire_b64_decode(out, (const unsigned char *)v, n);
+    return parse_b64(v, n, out, cap);
+}
+
+/* ---- a line split once ---- */
+
+void rt__jview_parse(struct rt_jview *v, const char *line, size_t len)
+{
+    v->line = line;
+    v->len = len;
+    v->kw_len = token_len(line, len);
+    v->n = 0;
+    v->more = 0;
+    /* As rt__jline_get walks: tokens after single spaces, up to a newline;
+     * a token is a field from its first '='. */
+    size_t pos = v->kw_len;
+    while (pos < len && line[pos] == ' ') {
+        pos++;
+        size_t t = token_len(line + pos, len - pos);
+        const char *eq = memchr(line + pos, '=', t);
+        if (eq != NULL && eq > line + pos) {
+            if (v->n == RT_JVIEW_FIELDS) {
+                v->more = 1;
+                return;
+            }
+            size_t k = (size_t)(eq - (line + pos));
+            v->f[v->n].key = line + pos;
+            v->f[v->n].key_len = k;
+            v->f[v->n].val = eq + 1;
+            v->f[v->n].val_len = t - k - 1;
+            v->n++;
+        }
+        pos += t;
+    }
+}
+
+int rt__jview_is(const struct rt_jview *v, const char *keyword)
+{
+    size_t k = strlen(keyword);
+    return v->kw_len == k && memcmp(v->line, keyword, k) == 0;
+}
+
+int rt__jview_get(const struct rt_jview *v, const char *key,
+                  const char **ret_val, size_t *ret_len)
+{
+    size_t k = strlen(key);
+    for (unsigned i = 0; i < v->n; i++) {
+        if (v->f[i].key_len == k && memcmp(v->f[i].key, key, k) == 0) {
+            *ret_val = v->f[i].val;
+            *ret_len = v->f[i].val_len;
+            return 0;
+        }
+    }
+    return v->more ? rt__jline_get(v->line, v->len, key, ret_val, ret_len) : -1;
+}
+
+int rt__jview_num(const struct rt_jview *v, const char *key, uint64_t *ret)
+{
+    const char *val;
+    size_t n;
+    if (rt__jview_get(v, key, &val, &n) < 0) {
+        return -1;
+    }
+    return parse_u64(val, n, ret);
+}
+
+int rt__jview_pair(const struct rt_jview *v, const char *key, uint64_t *ret_a,
+                   uint64_t *ret_b)
+{
+    const char *val;
+    size_t n;
+    if (rt__jview_get(v, key, &val, &n) < 0) {
+        return -1;
+    }
+    return parse_pair(val, n, ret_a, ret_b);
+}
+
+ssize_t rt__jview_b64(const struct rt_jview *v, const char *key,
+                      unsigned char *out, size_t cap)
+{
+    const char *val;
+    size_t n;
+    if (rt__jview_get(v, key, &val, &n) < 0) {
+        return -1;
+    }
+    return parse_b64(val, n, out, cap);
 }
 
 /* ---- reading ---- */

@@ -83,6 +83,33 @@ int rt__jline_get_pair(const char *line, size_t len, const char *key,
 ssize_t rt__jline_get_b64(const char *line, size_t len, const char *key,
                           unsigned char *out, size_t cap);
 
+/* A meta line split into its fields once, for a reader that asks it for
+ * many (the replay): the same answers as the calls above, each a lookup
+ * among a few fields instead of a scan of the line. */
+#define RT_JVIEW_FIELDS 16
+struct rt_jview {
+    const char *line;
+    size_t len;
+    size_t kw_len;
+    unsigned n;
+    int more; /* fields past the RT_JVIEW_FIELDS first: looked up in LINE */
+    struct {
+        const char *key;
+        size_t key_len;
+        const char *val;
+        size_t val_len;
+    } f[RT_JVIEW_FIELDS];
+};
+void rt__jview_parse(struct rt_jview *v, const char *line, size_t len);
+int rt__jview_is(const struct rt_jview *v, const char *keyword);
+int rt__jview_get(const struct rt_jview *v, const char *key,
+                  const char **ret_val, size_t *ret_len);
+int rt__jview_num(const struct rt_jview *v, const char *key, uint64_t *ret);
+int rt__jview_pair(const struct rt_jview *v, const char *key, uint64_t *ret_a,
+                   uint64_t *ret_b);
+ssize_t rt__jview_b64(const struct rt_jview *v, const char *key,
+                      unsigned char *out, size_t cap);
+
 /* Reading. The visitor's functions may be NULL. */
 struct rt_journal_visitor {
     void *ctx;

@@ -15,30 +15,25 @@
 int rt__object_identity(unsigned type, const char *name, uint64_t *ret_dev,
                         uint64_t *ret_ino);
 
-/* The object's permission bits, when known (0 otherwise). */
-int rt__object_mode(unsigned type, const char *name, unsigned *ret_mode);
-
-/* A listing of /dev/shm, taken once for a caller about to look up NAMES
- * names of shared-memory objects and semaphores (the sweep of a dead run):
- * one pass over the directory instead of a stat() per name. Taken only
- * where it pays (tmpfs, whose directory size tells its entries, and NAMES
- * at least half of them); returns 0 when taken, -errno when not (the
- * lookups then stat each name, as before). Until rt__objects_unlist, the
- * process holds /dev/shm open and the fresh checks of rt__object_identity
- * look names up relative to it. */
-int rt__objects_list(size_t names);
-void rt__objects_unlist(void);
-
-/* What NAME of TYPE refers to, for a decision (the removal itself checks
- * again, cleanup.h): from the listing when one is held and NAME is in
- * /dev/shm (what it was when the listing was taken; no mode), else from
- * one stat() (identity and mode). Returns as rt__object_identity. */
+/* What NAME of TYPE refers to now, identity and permission bits, from one
+ * stat(). Returns as rt__object_identity. */
 struct rt_object_seen {
     uint64_t dev, ino;
     unsigned mode;
-    int have_mode;
 };
 int rt__object_seen(unsigned type, const char *name,
                     struct rt_object_seen *ret);
+
+/* /dev/shm held open for a caller about to look up or remove many names
+ * of shared-memory objects and semaphores (a cleanup, a sweep): until
+ * rt__objects_release_shm, their lookups and removals are made relative
+ * to it, a path walk shorter each. 0 or -errno (then nothing changes). */
+int rt__objects_hold_shm(void);
+void rt__objects_release_shm(void);
+
+/* Unlinks the object NAME of TYPE relative to the /dev/shm held open:
+ * 0 or -errno, or -ENOTSUP when /dev/shm is not held or the object is not
+ * in it (the type's own cleanup then removes it). */
+int rt__object_unlink(unsigned type, const char *name);
 
 #endif /* RT_OBJECTS_H */

@@ -59,19 +59,19 @@ struct replay {
 static struct rt_ledger stage_ledger;
 static unsigned char name_buf[RT_JOURNAL_LINE_MAX];
 
-static void apply_run(struct rt_runinfo *info, const char *line, size_t n)
+static void apply_run(struct rt_runinfo *info, const struct rt_jview *jv)
 {
-    if (rt__jline_is(line, n, "run")) {
+    if (rt__jview_is(jv, "run")) {
         info->have_run = 1;
-        (void)rt__jline_get_num(line, n, "uid", &info->uid);
-        (void)rt__jline_get_pair(line, n, "b", &info->b_dev, &info->b_ino);
-        (void)rt__jline_get_pair(line, n, "a", &info->a_dev, &info->a_ino);
-        (void)rt__jline_get_num(line, n, "pidns", &info->pidns);
-        (void)rt__jline_get_num(line, n, "time", &info->time);
-        (void)rt__jline_get_num(line, n, "starter", &info->starter);
+        (void)rt__jview_num(jv, "uid", &info->uid);
+        (void)rt__jview_pair(jv, "b", &info->b_dev, &info->b_ino);
+        (void)rt__jview_pair(jv, "a", &info->a_dev, &info->a_ino);
+        (void)rt__jview_num(jv, "pidns", &info->pidns);
+        (void)rt__jview_num(jv, "time", &info->time);
+        (void)rt__jview_num(jv, "starter", &info->starter);
         const char *v;
         size_t vn;
-        if (rt__jline_get(line, n, "boot", &v, &vn) == 0 &&
+        if (rt__jview_get(jv, "boot", &v, &vn) == 0 &&
             vn < sizeof(info->boot)) {
             /* "-" is how an unknown boot is written: it reads back as
              * unknown, not as a boot of that name. */
@@ -79,21 +79,21 @@ static void apply_run(struct rt_runinfo *info, const char *line, size_t n)
             memcpy(info->boot, v, vn);
             info->boot[vn] = '\0';
         }
-    } else if (rt__jline_is(line, n, "tracker")) {
-        (void)rt__jline_get_num(line, n, "pid", &info->tracker_pid);
-        (void)rt__jline_get_num(line, n, "start", &info->tracker_start);
-        (void)rt__jline_get_num(line, n, "time", &info->tracker_time);
-    } else if (rt__jline_is(line, n, "done")) {
+    } else if (rt__jview_is(jv, "tracker")) {
+        (void)rt__jview_num(jv, "pid", &info->tracker_pid);
+        (void)rt__jview_num(jv, "start", &info->tracker_start);
+        (void)rt__jview_num(jv, "time", &info->tracker_time);
+    } else if (rt__jview_is(jv, "done")) {
         info->done = 1;
     }
 }
 
 /* The type a line names: -1 for one unknown here, -2 for one never held. */
-static int line_type(const char *line, size_t n)
+static int line_type(const struct rt_jview *jv)
 {
     const char *v;
     size_t vn;
-    if (rt__jline_get(line, n, "rtype", &v, &vn) < 0) {
+    if (rt__jview_get(jv, "rtype", &v, &vn) < 0) {
         return -1;
     }
     int t = rt__rtypes_find(v, vn);
@@ -105,40 +105,38 @@ static int line_type(const char *line, size_t n)
 }
 
 /* The identity fields of an entry or path line; 1 if any. */
-static int line_ext(const char *line, size_t n, struct rt_entry_ext *x)
+static int line_ext(const struct rt_jview *jv, struct rt_entry_ext *x)
 {
     uint64_t pid = 0;
     *x = (struct rt_entry_ext){0, 0, 0, 0, 0, -1};
-    int have = rt__jline_get_num(line, n, "dev", &x->dev) == 0;
-    have &= rt__jline_get_num(line, n, "ino", &x->ino) == 0;
-    int phave = rt__jline_get_num(line, n, "pdev", &x->pdev) == 0;
-    phave &= rt__jline_get_num(line, n, "pino", &x->pino) == 0;
+    int have = rt__jview_num(jv, "dev", &x->dev) == 0;
+    have &= rt__jview_num(jv, "ino", &x->ino) == 0;
+    int phave = rt__jview_num(jv, "pdev", &x->pdev) == 0;
+    phave &= rt__jview_num(jv, "pino", &x->pino) == 0;
     if (!have) {
         x->dev = x->ino = 0;
     }
     if (!phave) {
         x->pdev = x->pino = 0;
     }
-    if (rt__jline_get_num(line, n, "pid", &pid) == 0 && pid <= INT32_MAX) {
+    if (rt__jview_num(jv, "pid", &pid) == 0 && pid <= INT32_MAX) {
         x->pid = (int32_t)pid;
     }
     return have || phave || x->pid != 0;
 }
 
 /* An "entry", "pending", "carry" or "path" line applied to L. */
-static void apply_state(struct rt_ledger *l, const char *line, size_t n)
+static void apply_state(struct rt_ledger *l, const struct rt_jview *jv)
 {
-    int t = line_type(line, n);
-    ssize_t len =
-        rt__jline_get_b64(line, n, "name", name_buf, sizeof(name_buf));
-    if (rt__jline_is(line, n, "carry")) {
+    int t = line_type(jv);
+    ssize_t len = rt__jview_b64(jv, "name", name_buf, sizeof(name_buf));
+    if (rt__jview_is(jv, "carry")) {
         const char *src;
         size_t sn;
-        ssize_t dlen =
-            rt__jline_get_b64(line, n, "data", name_buf, sizeof(name_buf));
+        ssize_t dlen = rt__jview_b64(jv, "data", name_buf, sizeof(name_buf));
         uint64_t skip = 0;
-        (void)rt__jline_get_num(line, n, "skip", &skip);
-        if (rt__jline_get(line, n, "src", &src, &sn) < 0 || sn != 1 ||
+        (void)rt__jview_num(jv, "skip", &skip);
+        if (rt__jview_get(jv, "src", &src, &sn) < 0 || sn != 1 ||
             (src[0] != 'A' && src[0] != 'B')) {
             return;
         }
@@ -154,35 +152,35 @@ static void apply_state(struct rt_ledger *l, const char *line, size_t n)
         return;
     }
     if (t == -1 && len > 0 &&
-        (rt__jline_is(line, n, "entry") || rt__jline_is(line, n, "path"))) {
+        (rt__jview_is(jv, "entry") || rt__jview_is(jv, "path"))) {
         l->unknown_types++;
     }
     if (t < 0 || len <= 0 || memchr(name_buf, '\0', (size_t)len) != NULL) {
         return;
     }
     struct rt_entry_ext x;
-    int has_ext = line_ext(line, n, &x);
+    int has_ext = line_ext(jv, &x);
     uint64_t count = 1;
-    (void)rt__jline_get_num(line, n, "count", &count);
+    (void)rt__jview_num(jv, "count", &count);
     if (count == 0 || count > UINT32_MAX) {
         return;
     }
-    if (rt__jline_is(line, n, "entry")) {
+    if (rt__jview_is(jv, "entry")) {
         (void)rt__ledger_add(l, (unsigned)t, name_buf, (size_t)len,
                              (uint32_t)count, has_ext ? &x : NULL);
-    } else if (rt__jline_is(line, n, "pending")) {
+    } else if (rt__jview_is(jv, "pending")) {
         const char *src;
         size_t sn;
-        if (rt__jline_get(line, n, "src", &src, &sn) == 0 && sn == 1 &&
+        if (rt__jview_get(jv, "src", &src, &sn) == 0 && sn == 1 &&
             (src[0] == 'A' || src[0] == 'B')) {
             (void)rt__ledger_add_pending(l, src[0] == 'A' ? RT_SRC_A : RT_SRC_B,
                                          (unsigned)t, name_buf, (size_t)len,
                                          (uint32_t)count);
         }
-    } else if (rt__jline_is(line, n, "path")) {
+    } else if (rt__jview_is(jv, "path")) {
         const char *op;
         size_t on;
-        if (rt__jline_get(line, n, "op", &op, &on) < 0) {
+        if (rt__jview_get(jv, "op", &op, &on) < 0) {
             return;
         }
         if (on == 3 && memcmp(op, "reg", 3) == 0) {
@@ -209,8 +207,10 @@ static void on_raw_end(void *ctx, char src)
 static void on_meta(void *ctx, const char *line, size_t n)
 {
     struct replay *r = ctx;
-    apply_run(r->info, line, n);
-    apply_state(r->l, line, n);
+    struct rt_jview jv;
+    rt__jview_parse(&jv, line, n);
+    apply_run(r->info, &jv);
+    apply_state(r->l, &jv);
 }
 
 static void on_snap_begin(void *ctx)
@@ -225,8 +225,10 @@ static void on_snap_begin(void *ctx)
 static void on_snap_line(void *ctx, const char *line, size_t n)
 {
     struct replay *r = ctx;
-    apply_run(&r->stage_info, line, n);
-    apply_state(r->stage, line, n);
+    struct rt_jview jv;
+    rt__jview_parse(&jv, line, n);
+    apply_run(&r->stage_info, &jv);
+    apply_state(r->stage, &jv);
 }
 
 /* A complete snapshot: it is what the run held. */
@@ -280,7 +282,9 @@ int rt__recorder_replay(int fd, struct rt_ledger *l, struct rt_runinfo *info,
 
 static void info_meta(void *ctx, const char *line, size_t n)
 {
-    apply_run(ctx, line, n);
+    struct rt_jview jv;
+    rt__jview_parse(&jv, line, n);
+    apply_run(ctx, &jv);
 }
 
 int rt__recorder_runinfo(int fd, struct rt_runinfo *info)

@@ -152,10 +152,8 @@ static int partly_blind(void)
     return scan_failed || scan.unreadable > 0 || scan.hidden;
 }
 
-/* Whether processes we cannot examine could hold E's object (of TYPE),
- * SEEN. Its mode is asked only when some could and it was not seen. */
-static int blind_spot(unsigned type, const struct rt_entry *e,
-                      const struct rt_object_seen *seen)
+/* Whether processes we cannot examine could hold the object SEEN. */
+static int blind_spot(const struct rt_object_seen *seen)
 {
     if (scan_failed) {
         return 1;
@@ -165,11 +163,7 @@ static int blind_spot(unsigned type, const struct rt_entry *e,
     }
     /* Processes of other users: only an object they may open matters (a
      * privileged process holding someone's private object is not seen). */
-    unsigned mode = seen->mode;
-    if (!seen->have_mode) {
-        (void)rt__object_mode(type, (const char *)e->name, &mode);
-    }
-    return (mode & 077) != 0;
+    return (seen->mode & 077) != 0;
 }
 
 static int decide(void *ctx, const struct rt_entry *e, const char **why)
@@ -188,7 +182,7 @@ static int decide(void *ctx, const struct rt_entry *e, const char **why)
                "object's identity was not recorded";
         return -1;
     }
-    struct rt_object_seen seen = {0, 0, 0, 0};
+    struct rt_object_seen seen = {0, 0, 0};
     int r = rt__object_seen(t, (const char *)e->name, &seen);
     uint64_t dev = seen.dev;
     uint64_t ino = seen.ino;
@@ -198,7 +192,7 @@ static int decide(void *ctx, const struct rt_entry *e, const char **why)
     }
     if (r == -ENOTSUP) {
         /* A type of the program's own: its cleanup knows best. */
-        return 1;
+        return RT_CLEANUP_GO;
     }
     if (r < 0) {
         *why = "cannot be examined";
@@ -219,12 +213,14 @@ static int decide(void *ctx, const struct rt_entry *e, const char **why)
         *why = "in use by a running process";
         return 0;
     }
-    if (blind_spot(t, e, &seen)) {
+    if (blind_spot(&seen)) {
         *why = "cannot tell whether it is in use: some processes cannot be "
                "examined";
         return 0;
     }
-    return 1;
+    /* The object was looked at just now: its removal need not look
+     * again. */
+    return RT_CLEANUP_GO_CHECKED;
 }
 
 struct forward {
@@ -349,16 +345,7 @@ enum rt_sweep_run rt__sweep_one(int dirfd, const char *name, int jfd,
     struct rt_cleanup_opts co = {suffix, forward_decide, &f, o->dry_run,
                                  forward_name};
     struct rt_cleanup_result res;
-    /* Many names: /dev/shm is listed once for the decisions, rather than
-     * stat()ed per name (each removal still checks its object afresh).
-     * Not when some processes cannot be examined: each object's mode is
-     * then needed, and the stat() that gives it gives its identity too. */
-    scan_once();
-    if (!partly_blind()) {
-        (void)rt__objects_list(ledger.reg.count);
-    }
     rt__cleanup_run(&ledger, &co, &res);
-    rt__objects_unlist();
     st->removed += res.cleaned;
     st->failed += res.failed;
     st->left += res.left;
