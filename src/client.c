@@ -32,6 +32,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -355,6 +356,14 @@ static int start_fresh(void)
      * opens files gets the low numbers, not ours. */
     keep_high(&st.a_w);
     keep_high(&st.a_spare);
+    /* Non-blocking: see write_private. Without it, writes block as they
+     * always did. */
+    if (st.a_w >= 0) {
+        int fl = fcntl(st.a_w, F_GETFL);
+        if (fl >= 0) {
+            (void)fcntl(st.a_w, F_SETFL, fl | O_NONBLOCK);
+        }
+    }
     keep_high(&st.b_w);
     keep_high(&st.journal);
     handle.a_w = st.a_w;
@@ -516,6 +525,34 @@ static int recover(unsigned seen_gen)
     return r;
 }
 
+/* A message on the private pipe, whose write end is non-blocking. Our own
+ * spare read end keeps that pipe open, so a writer blocked on a full pipe
+ * would never be woken if the tracker died meanwhile: nobody would ever
+ * make room, and no EPIPE would come. So a full pipe is waited on in short
+ * slices, the liveness word looked at between them; a dead tracker makes
+ * this -EPIPE, and the caller relaunches it (the new one drains the pipe).
+ * A message written after the tracker died waits in the pipe for the
+ * next. */
+static int write_private(int fd, _Atomic uint32_t *alive, const char *msg,
+                         size_t len)
+{
+    int saved = errno;
+    for (int waited = 0;; waited = 1) {
+        if (!rt__alive_check(alive)) {
+            return -EPIPE;
+        }
+        int r = rt__fd_write_plain(fd, msg, len);
+        if (r != -EAGAIN) {
+            if (r == 0 && waited) {
+                errno = saved; /* the EAGAINs on the way were ours */
+            }
+            return r;
+        }
+        struct pollfd p = {fd, POLLOUT, 0};
+        (void)poll(&p, 1, 10);
+    }
+}
+
 static int send_msg(const char *msg, size_t len)
 {
     for (int attempt = 0;; attempt++) {
@@ -528,11 +565,8 @@ static int send_msg(const char *msg, size_t len)
             r = -EBADF;
         } else if (fd >= 0 && alive != NULL) {
             /* The private pipe: our spare reader keeps it open, so no
-             * SIGPIPE is possible. Written after the tracker died, the
-             * message waits in the pipe for the next tracker. */
-            if (rt__alive_check(alive)) {
-                r = rt__fd_write_plain(fd, msg, len);
-            }
+             * SIGPIPE is possible. */
+            r = write_private(fd, alive, msg, len);
         } else if (fd >= 0) {
             r = rt__fd_write_msg(fd, msg, len);
         }
