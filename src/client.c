@@ -455,13 +455,26 @@ static int revive(void)
 
 static int adopt_env(void)
 {
-    int fd = rt__inherit_from_env();
+    int orphaned;
+    int fd = rt__inherit_from_env(&orphaned);
     if (fd < 0 || rt__fd_set_cloexec(fd, 1) < 0) {
         return -1;
     }
     handle.b_w = fd;
     identity(fd, &handle.b_dev, &handle.b_ino);
     handle.pid = -1;
+    if (orphaned) {
+        /* The run we were handed lost its tracker before our first call.
+         * We hold its pipe and are one of its processes: join the tracker
+         * another of them relaunched, or relaunch it ourselves (and say
+         * so), rather than start a run of our own whose names would go
+         * when we do, while the rest of the run may still use them. */
+        if (revive() == 0) {
+            return 0;
+        }
+        forget();
+        return -1;
+    }
     uint64_t accept = ACCEPT_FOREIGN | CPYTHON_TYPES;
     int afd = -1;
     int reads_a;
