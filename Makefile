@@ -84,7 +84,8 @@ IMG_OBJS  := $(addprefix $(IMG)/,$(addsuffix .o,tracker-main $(TRACKER_SRCS) err
 TEST_NAMES := test-wire test-registry test-fdio test-args test-cleanup test-signals \
               test-fork test-hygiene test-inherit test-garbage \
               test-concurrency test-types test-wrappers test-wrappers2 \
-              test-spawn test-cpython test-pressure test-procscan test-paths
+              test-spawn test-cpython test-pressure test-procscan test-paths \
+              test-death
 
 
 TEST_BINS  := $(addprefix $(BUILD)/tests/,$(TEST_NAMES))
@@ -274,6 +275,10 @@ $(BUILD)/tests/test-%: $(BUILD)/tests/test-%.o $(TEST_COMMON) $(LIB_A)
 # getrandom(2) are sent to the test's own functions at link time.
 $(BUILD)/tests/test-wrappers2: TEST_WRAP := -Wl,--wrap=rt__client_identify \
     -Wl,--wrap=getrandom
+
+# The tests of a tracker's death and of the sweep also run the command,
+# and load the shared library into python3.
+$(BUILD)/tests/test-death: $(CLI) $(LIB_SO)
 
 $(BUILD)/tests/child: $(BUILD)/tests/child.o $(LIB_A)
 	$(call say,CC,$@)
