@@ -83,17 +83,24 @@ static _Noreturn void guard(const char *name, int sweep_others)
     sigemptyset(&sa.sa_mask);
     (void)sigaction(SIGUSR1, &sa, NULL);
     int jfd = rt__state_open_journal(G_DIR, name, O_RDWR);
-    if (jfd < 0 || (jfd != G_JOURNAL && dup2(jfd, G_JOURNAL) < 0)) {
-        _exit(0);
-    }
-    if (jfd != G_JOURNAL) {
+    if (jfd >= 0 && jfd != G_JOURNAL) {
+        if (dup2(jfd, G_JOURNAL) < 0) {
+            _exit(0);
+        }
         rt__fd_close(jfd);
     }
+    /* Other dead runs first, even when our own run is over already (its
+     * journal gone): the program that started our tracker may live for a
+     * millisecond, and the next tracker to start is the one that cleans
+     * up after runs that died whole. */
     if (sweep_others) {
         struct rt_sweep_opts o = {0};
         struct rt_sweep_stats st;
         o.skip = name;
         (void)rt__sweep_dir(G_DIR, &o, &st);
+    }
+    if (jfd < 0) {
+        _exit(0);
     }
     lock_exclusive(G_JOURNAL);
     wait_for_holders(G_JOURNAL);
