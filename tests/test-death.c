@@ -42,8 +42,7 @@ extern char **environ;
 /* Python starts slowly (a pyenv shim, a cold cache). */
 #define PY_SECONDS 30
 
-/* ---- helpers --------------------------------------------------------------
- */
+/* ---- helpers ------------------------------------------------------------- */
 
 /* Whether python3 can import what the tests use; asked once. */
 static int python_usable(void)
@@ -446,8 +445,7 @@ static void adopted_children_register_after_death(void **state)
     }
 }
 
-/* ---- 2. objects outlive the tracker while their run lives -----------------
- */
+/* ---- 2. objects outlive the tracker while their run lives ---------------- */
 
 #define SHARED_N 3
 
@@ -728,8 +726,7 @@ static void objects_outlive_tracker_forked_child_relaunches(void **state)
     objects_outlive_tracker(state, FORK_CALLS);
 }
 
-/* ---- 6. CPython with the library loaded sees the death itself -------------
- */
+/* ---- 6. CPython with the library loaded sees the death itself ------------ */
 
 /* CPython's test_resource_tracker_sigkill, with our tracker as CPython's:
  * the library is loaded in the Python process (ctypes), starts the
@@ -850,8 +847,7 @@ static void cpython_probe_sees_sigkill(void **state)
 #endif
 }
 
-/* ---- 8. registrations racing with the death -------------------------------
- */
+/* ---- 8. registrations racing with the death ------------------------------ */
 
 #define RACE_POOL 2000
 #define RACE_NOISE 60 /* register/unregister pairs after each name */

@@ -23,8 +23,7 @@
 
 #include "resourcetracker.h"
 
-/* ---- a run killed whole -----------------------------------------------------
- */
+/* ---- a run killed whole -------------------------------------------------- */
 
 #define MAX_SEGMENTS 2000
 
@@ -158,8 +157,7 @@ static int prefix_gone(void *arg)
     return rt_test_count_prefix(((struct gone_args *)arg)->prefix) == 0;
 }
 
-/* ---- the next tracker sweeps, in its guardian -------------------------------
- */
+/* ---- the next tracker sweeps, in its guardian ---------------------------- */
 
 struct next_args {
     const char *oldest; /* a name of the dead run, swept last */
@@ -288,8 +286,38 @@ static void next_tracker_sweeps_dead_run(void **state)
     end_host(host, tracker);
 }
 
-/* ---- the command ----------------------------------------------------------
- */
+/* The next program may live a millisecond: its tracker's run ends at once,
+ * and its guardian still sweeps the dead run before it goes. */
+static int brief_host(void *arg, int w)
+{
+    (void)arg;
+    RT_CHECK(w, rt_ensure_running(), 0, 0);
+    proc_say(w, "pid %ld", (long)rt_tracker_pid());
+    return rt_test_failures;
+}
+
+static void short_lived_next_program_sweeps_dead_run(void **state)
+{
+    struct rt_test *t = *state;
+    struct dead_run d = kill_a_tree(t, 3);
+    int rfd;
+    pid_t host = rt_test_fork(t, brief_host, NULL, &rfd);
+    long tracker = rt_test_read_value(rfd, "pid", 20);
+    assert_true(tracker > 0);
+    rt_test_track(t, (pid_t)tracker);
+    rt_test_expect_clean_exit(t, host, rfd, 20);
+    /* Its tracker ends with its run; its guardian is done by then (the
+     * tracker reaps it). */
+    int st = rt_test_wait_pid((pid_t)tracker, 20);
+    assert_true(st != -1 && WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    if (rt_test_count_prefix(t->prefix) != 0) {
+        fail_msg("%d of %d names left; stderr:\n%s",
+                 rt_test_count_prefix(t->prefix), d.names, rt_test_stderr(t));
+    }
+}
+
+/* ---- the command --------------------------------------------------------- */
 
 /* Whether OUT holds NEEDLE; fails the test, showing OUT, otherwise. */
 static void expect_text(const char *out, const char *needle)
@@ -405,8 +433,7 @@ static void command_lists_and_sweeps_dead_run(void **state)
     expect_text(out, want);
 }
 
-/* ---- names held or re-created are left alone ------------------------------
- */
+/* ---- names held or re-created are left alone ----------------------------- */
 
 /* A process of no run: maps one segment, holds another open, opens (and so
  * maps) a semaphore; then waits to be killed. */
@@ -541,6 +568,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         RT_TEST(next_tracker_sweeps_dead_run),
+        RT_TEST(short_lived_next_program_sweeps_dead_run),
         RT_TEST(command_lists_and_sweeps_dead_run),
         RT_TEST(sweep_leaves_held_and_recreated_names),
     };
