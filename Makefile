@@ -85,7 +85,7 @@ TEST_NAMES := test-wire test-registry test-fdio test-args test-cleanup test-sign
               test-fork test-hygiene test-inherit test-garbage \
               test-concurrency test-types test-wrappers test-wrappers2 \
               test-spawn test-cpython test-pressure test-procscan test-paths \
-              test-death test-sweep
+              test-death test-sweep test-hostile
 
 
 TEST_BINS  := $(addprefix $(BUILD)/tests/,$(TEST_NAMES))
@@ -279,7 +279,7 @@ $(BUILD)/tests/test-wrappers2: TEST_WRAP := -Wl,--wrap=rt__client_identify \
 # The tests of a tracker's death and of the sweep also run the command,
 # and load the shared library into python3.
 $(BUILD)/tests/test-death: $(CLI) $(LIB_SO)
-$(BUILD)/tests/test-sweep: $(CLI)
+$(BUILD)/tests/test-sweep $(BUILD)/tests/test-hostile: $(CLI)
 
 $(BUILD)/tests/child: $(BUILD)/tests/child.o $(LIB_A)
 	$(call say,CC,$@)
