@@ -666,12 +666,23 @@ static int path_message(enum rt_cmd cmd, const char *name, const char *rtype)
                     : -EPROTO;
             break;
         }
-        if (r != -ECONNREFUSED && r != -ENOENT && r != -EPIPE) {
+        int taken = r == -ECONNABORTED;
+        if (r != -ECONNREFUSED && r != -ENOENT && r != -EPIPE &&
+            r != -ECONNRESET && !taken) {
             break;
         }
         /* No tracker answers: it died. */
         r = recover(gen);
         if (r < 0) {
+            break;
+        }
+        if (taken) {
+            /* It died after taking the request: it may have acted on it
+             * (and journaled it, for the tracker now running). Sending it
+             * again could register or withdraw the path twice, so the call
+             * fails instead, as a message the tracker may not have read
+             * does (API: -1, EPIPE); the next call finds a tracker. */
+            r = -EPIPE;
             break;
         }
         r = -ENOTCONN;
