@@ -987,6 +987,115 @@ static void registrations_racing_with_death_are_kept(void **state)
     munmap(page, sizeof(*page));
 }
 
+/* Paths go through the tracker's control socket, one request and one
+ * answer: a tracker killed before it takes a request makes the library
+ * send it again to the relaunched one; killed after it took it and before
+ * it answered, the call fails with EPIPE (it may have acted on it). */
+#define PATH_POOL 2000
+#define PATH_KILL_EVERY 200
+
+struct path_page {
+    /* Per name: 1 registered (rt_register returned 0, the file made), 2
+     * failed with EPIPE (no file made), else 100 + the errno. */
+    _Atomic int told[PATH_POOL];
+};
+
+struct path_race_args {
+    const char *prefix;
+    struct path_page *page;
+};
+
+static int path_race_host(void *arg, int w)
+{
+    const struct path_race_args *a = arg;
+    if (rt_ensure_running() < 0) {
+        return 90;
+    }
+    for (int i = 0; i < PATH_POOL; i++) {
+        if (i % PATH_KILL_EVERY == 0) {
+            proc_say(w, "at %d %ld", i, (long)rt_tracker_pid());
+        }
+        char name[160];
+        snprintf(name, sizeof(name), "/tmp%s-p%d", a->prefix, i);
+        if (rt_register(name, RT_FILE) == 0) {
+            /* As the wrappers do: registered first, then made. */
+            int fd = open(name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+            close(fd);
+            atomic_store(&a->page->told[i], fd >= 0 ? 1 : 100 + errno);
+        } else {
+            atomic_store(&a->page->told[i], errno == EPIPE ? 2 : 100 + errno);
+        }
+    }
+    proc_say(w, "done %ld", (long)rt_tracker_pid());
+    rt_test_hang();
+}
+
+/* A host registers files while the test SIGKILLs its tracker ten times:
+ * each call succeeds or fails with EPIPE (no other error), and every file
+ * whose registration succeeded is removed once the host is killed. */
+static void path_registrations_racing_with_death(void **state)
+{
+    struct rt_test *t = *state;
+    struct path_page *page = mmap(NULL, sizeof(*page), PROT_READ | PROT_WRITE,
+                                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(page != MAP_FAILED);
+    struct path_race_args a = {t->prefix, page};
+    int rfd;
+    pid_t host = rt_test_fork(t, path_race_host, &a, &rfd);
+    assert_true(host > 0);
+    pid_t guardians[PATH_POOL / PATH_KILL_EVERY];
+    int kills = 0;
+    long last = -1;
+    char line[256];
+    for (;;) {
+        if (rt_test_read_line(rfd, line, sizeof(line), 20) < 0) {
+            fail_msg("the host did not finish");
+        }
+        int at;
+        long pid;
+        if (sscanf(line, "done %ld", &last) == 1) {
+            break;
+        }
+        assert_int_equal(sscanf(line, "at %d %ld", &at, &pid), 2);
+        rt_test_track(t, (pid_t)pid);
+        pid_t g = rt_test_guardian_of((pid_t)pid, 10);
+        rt_test_track(t, g);
+        guardians[kills++] = g;
+        assert_int_equal(kill((pid_t)pid, SIGKILL), 0);
+    }
+    close(rfd);
+    rt_test_track(t, (pid_t)last);
+    assert_int_equal(kill(host, SIGKILL), 0);
+    reap(host, 20);
+    int st = reap((pid_t)last, 20);
+    assert_true(WIFEXITED(st));
+    for (int i = 0; i < kills; i++) {
+        if (guardians[i] > 0) {
+            reap(guardians[i], 20);
+        }
+    }
+    int epipe = 0;
+    for (int i = 0; i < PATH_POOL; i++) {
+        char name[160];
+        snprintf(name, sizeof(name), "/tmp%s-p%d", t->prefix, i);
+        struct stat sb;
+        int there = lstat(name, &sb) == 0;
+        int told = atomic_load(&page->told[i]);
+        if (told >= 100) {
+            fail_msg("%s: errno %d (%s)", name, told - 100,
+                     strerror(told - 100));
+        }
+        if (there) {
+            fail_msg("%s: %s, yet not removed", name,
+                     told == 1 ? "registered" : "never made");
+        }
+        epipe += told == 2;
+    }
+    print_message("%d kills, %d registrations failed with EPIPE\n", kills,
+                  epipe);
+    munmap(page, sizeof(*page));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -996,6 +1105,7 @@ int main(void)
         RT_TEST(objects_outlive_tracker_forked_child_relaunches),
         RT_TEST(cpython_probe_sees_sigkill),
         RT_TEST(registrations_racing_with_death_are_kept),
+        RT_TEST(path_registrations_racing_with_death),
     };
     return RT_RUN(tests);
 }
