@@ -362,8 +362,10 @@ valgrind: all tests
 # Stress: 64 processes (some with threads) registering and unregistering
 # thousands of names, then SIGKILLed with a known set left registered.
 # Random kill: workers creating and destroying objects through the wrappers,
-# each SIGKILLed at a random instant; nothing may be left. CI runs them at
-# the sizes below; the defaults of the programs are larger.
+# each SIGKILLed at a random instant; nothing may be left. It runs twice:
+# as is, and with the tracker (and now and then its guardian) SIGKILLed at
+# random too. CI runs them at the sizes below; the defaults of the programs
+# are larger.
 STRESS_ARGS ?= 64 2000
 RANDOM_KILL_ARGS ?= 1000
 
@@ -377,6 +379,7 @@ stress: $(BUILD)/tests/stress
 
 random-kill: $(BUILD)/tests/random-kill
 	$(BUILD)/tests/random-kill $(RANDOM_KILL_ARGS)
+	$(BUILD)/tests/random-kill --kill-tracker $(RANDOM_KILL_ARGS)
 
 # libFuzzer over the line parser, the registry and the quoting (clang).
 # FUZZ_SECONDS bounds the run; the corpus in tests/corpus is only read.
