@@ -568,8 +568,10 @@ static void prepare_state(struct rt_launch *in, struct rt_launch_args *args,
         if (dir == -EMFILE || dir == -ENFILE || dir == -ENOMEM) {
             return;
         }
+        /* The reasons are short ("belongs to another user"): 40 bytes
+         * bound them so that gcc sees the line fits args->why. */
         (void)snprintf(args->why, sizeof(args->why),
-                       "state directory %.100s %s", path, why);
+                       "state directory %.100s %.40s", path, why);
         return;
     }
     in->fds[RT_L_DIR] = dir;
