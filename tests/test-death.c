@@ -728,6 +728,7 @@ static void objects_outlive_tracker_forked_child_relaunches(void **state)
 
 /* ---- 6. CPython with the library loaded sees the death itself ------------ */
 
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 /* CPython's test_resource_tracker_sigkill, with our tracker as CPython's:
  * the library is loaded in the Python process (ctypes), starts the
  * tracker, and CPython's resource tracker is given its public pipe. Once
@@ -764,6 +765,8 @@ static const char py_sigkill[] =
     "print('cpython', rt._pid, flush=True)\n"
     "shm.close()\n"
     "sys.stdin.read()\n";
+
+#endif
 
 static void cpython_probe_sees_sigkill(void **state)
 {
