@@ -83,8 +83,8 @@ static void make_pipe(int p[2])
 }
 
 /* In a host: spawns ARGV (PATH searched when SEARCH) sharing our tracker
- * (rt_spawn_prepare), with IN on its stdin, OUT on its stdout (-1: the
- * test's /dev/null) and ERRPATH appended to on its stderr. */
+ * (rt_spawn_prepare), with IN on its stdin, OUT on its stdout (-1:
+ * /dev/null) and ERRPATH appended to on its stderr. */
 static pid_t spawn_sharing(const char *const *argv, int search, int in, int out,
                            const char *errpath)
 {

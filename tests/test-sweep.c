@@ -128,6 +128,10 @@ static struct dead_run kill_a_tree(struct rt_test *t, int segments)
     pid_t guardian = rt_test_guardian_of((pid_t)tracker, 10);
     assert_true(guardian > 0);
     rt_test_track(t, guardian);
+    /* Every name journaled: one the tracker had not read yet would die in
+     * the pipe with the run (a slow tracker, under valgrind, shows it). */
+    int names = segments + 2 /* children */ + 1 /* plain */;
+    assert_true(rt_test_wait_listed(t, names + 1 /* sem */, 30));
     /* kill -9 of every pid: guardian, tracker, host, children. */
     assert_int_equal(kill(guardian, SIGKILL), 0);
     assert_int_equal(kill((pid_t)tracker, SIGKILL), 0);
@@ -142,7 +146,6 @@ static struct dead_run kill_a_tree(struct rt_test *t, int segments)
         assert_int_not_equal(rt_test_wait_adopted(pids[i], 20), -1);
     }
     /* Nothing cleaned anything up. */
-    int names = segments + 2 /* children */ + 1 /* plain */;
     assert_int_equal(rt_test_count_prefix(t->prefix), names + 1 /* sem */);
     struct dead_run d = {(pid_t)tracker, segments, names + 1};
     return d;
@@ -268,7 +271,9 @@ static void next_tracker_sweeps_dead_run(void **state)
      * tracker's end: that tracker still runs. */
     assert_int_equal(there, 1);
     assert_true(rt_test_alive(tracker));
-    assert_true(us < 4 * base + 20000);
+    /* And in about the time of a start with nothing to sweep (loosely: a
+     * busy machine stretches single starts). */
+    assert_true(us < 4 * base + proc_scaled(0.1) * 1e6);
     const char *err = rt_test_stderr(t);
     char want[160];
     snprintf(want, sizeof(want),

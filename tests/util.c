@@ -612,6 +612,23 @@ int rt_test_cli(struct rt_test *t, const char *const *args, char *out,
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+int rt_test_wait_listed(struct rt_test *t, int names, double seconds)
+{
+    static char out[1 << 20];
+    static const char *const args[] = {"list", "--json", NULL};
+    double end = proc_now() + proc_scaled(seconds);
+    for (;;) {
+        if (rt_test_cli(t, args, out, sizeof(out), seconds) == 0 &&
+            rt_test_count(out, "{\"rtype\":") == names) {
+            return 1;
+        }
+        if (proc_now() > end) {
+            return 0;
+        }
+        proc_nap_us(10000);
+    }
+}
+
 int rt_test_json_valid(const char *text)
 {
     int in[2];

@@ -159,6 +159,12 @@ const char *rt_test_cli_path(void);
 int rt_test_cli(struct rt_test *t, const char *const *args, char *out,
                 size_t outlen, double seconds);
 
+/* Waits up to SECONDS until `resourcetracker list --json` shows NAMES
+ * registered names in all (the tracker has read and journaled what was
+ * sent: a registration still in the pipe when the whole run is killed,
+ * tracker included, dies with the pipe). Returns 1, or 0 at the deadline. */
+int rt_test_wait_listed(struct rt_test *t, int names, double seconds);
+
 /* Whether TEXT is valid JSON, by python3 -m json.tool: 1 yes, 0 no, -1
  * when python3 cannot be run. */
 int rt_test_json_valid(const char *text);
