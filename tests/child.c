@@ -18,11 +18,16 @@
  *   regloop N PREFIX  "regloop R ERRNO MS" N times rt_register then
  *                                        rt_unregister of PREFIX-I
  *                                        (shared_memory), MS milliseconds
+ *   noreader          "noreader R ERRNO" waits (10 s at most) until the pipe
+ *                                        RESOURCE_TRACKER_FD names has no
+ *                                        reader left (its tracker, and the
+ *                                        guardian that drains it, gone)
  *
  * and exits 0 (or 2 on a usage error). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <semaphore.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -119,6 +124,25 @@ static int reg_loop(long n, const char *prefix, long *ret_ms)
     return 0;
 }
 
+/* Waits until the pipe of RESOURCE_TRACKER_FD has no reader: poll(2)
+ * reports POLLERR on a pipe's write end then. */
+static int no_reader(void)
+{
+    const char *v = getenv("RESOURCE_TRACKER_FD");
+    int fd = v != NULL ? atoi(v) : -1;
+    double end = mono() + 10;
+    while (fd > 2 && mono() < end) {
+        struct pollfd p = {fd, 0, 0};
+        if (poll(&p, 1, 0) == 1 && (p.revents & POLLERR)) {
+            return 0;
+        }
+        struct timespec ms = {0, 1000000L};
+        nanosleep(&ms, NULL);
+    }
+    errno = ETIMEDOUT;
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -165,6 +189,8 @@ int main(int argc, char **argv)
             int r = reg_loop(atol(a1), a2, &ms);
             printf("regloop %d %d %ld\n", r, r < 0 ? errno : 0, ms);
             i += 2;
+        } else if (strcmp(cmd, "noreader") == 0) {
+            out("noreader", no_reader());
         } else if (strcmp(cmd, "wait") == 0) {
             printf("wait\n");
             char c;

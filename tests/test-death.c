@@ -207,6 +207,19 @@ static unsigned char *make_mapped(const char *name)
     return p == MAP_FAILED ? NULL : p;
 }
 
+/* Python lines: wait (10 s at most) until nobody reads the pipe rt._fd any
+ * more: its tracker is dead, and its guardian has moved what was left in
+ * it into the journal and let go of it (guardian.h). Only then must a
+ * write there fail (CPython's probe), as with CPython's own tracker. */
+#define PY_WAIT_NO_READER                                                      \
+    "import select, time\n"                                                    \
+    "poller = select.poll()\n"                                                 \
+    "poller.register(rt._fd, 0)\n"                                             \
+    "deadline = time.monotonic() + 10\n"                                       \
+    "while time.monotonic() < deadline and not any(\n"                         \
+    "        e & select.POLLERR for _, e in poller.poll(0)):\n"                \
+    "    time.sleep(0.001)\n"
+
 /* ---- 1. adopted children register after the death ------------------------ */
 
 /* The Python child: given our public pipe as CPython's tracker (as CPython
@@ -223,7 +236,7 @@ static const char py_after_death[] =
     "rt = resource_tracker._resource_tracker\n"
     "rt._fd = fd\n"
     "print('ready', flush=True)\n"
-    "sys.stdin.readline()\n"
+    "sys.stdin.readline()\n" PY_WAIT_NO_READER
     "a = shared_memory.SharedMemory(create=True, name=sys.argv[1][1:],\n"
     "                               size=4096)\n"
     "b = shared_memory.SharedMemory(create=True, name=sys.argv[2][1:],\n"
@@ -260,6 +273,7 @@ static int adopt_host(void *arg, int w)
     const char *const cargs[] = {rt_test_child_path(),
                                  "ensure",
                                  "wait",
+                                 "noreader",
                                  "shm",
                                  a->c_shm,
                                  "regloop",
@@ -392,6 +406,7 @@ static void adopted_children_register_after_death(void **state)
     }
     double t0 = proc_now();
     assert_int_equal(write(cin[1], "g", 1), 1);
+    want_line(cout[0], "noreader 0 0", 20);
     want_line(cout[0], "shm 0 0", 20);
     /* 60,000 registrations (and as many withdrawals) after the death: a
      * blocked write would never end. */
@@ -557,6 +572,7 @@ static int share_host(void *arg, int w)
                                  "map",
                                  a->names[2],
                                  "wait",
+                                 "noreader",
                                  "rtshm",
                                  a->extra,
                                  "pid",
@@ -658,6 +674,7 @@ static void objects_outlive_tracker(void **state, enum share_mode mode)
     pid_t relaunched = -1;
     assert_int_equal(write(ein[1], "g", 1), 1);
     if (mode == EXEC_CALLS) {
+        want_line(eout[0], "noreader 0 0", 20);
         want_line(eout[0], "rtshm 0 0", 20);
         relaunched = (pid_t)want_value(eout[0], "pid", 20);
     } else if (mode == FORK_CALLS) {
@@ -705,7 +722,10 @@ static void objects_outlive_tracker(void **state, enum share_mode mode)
     close(eout[0]);
     close(rfd);
     struct gone_args g = {t->prefix};
-    assert_true(rt_test_wait_until(prefix_gone, &g, 10));
+    if (!rt_test_wait_until(prefix_gone, &g, 10)) {
+        fail_msg("%d names left; stderr:\n%s", rt_test_count_prefix(t->prefix),
+                 rt_test_stderr(t));
+    }
     if (relaunched > 0) {
         st = reap(relaunched, 20);
         assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
@@ -778,7 +798,7 @@ static const char py_sigkill[] =
     "shm = shared_memory.SharedMemory(create=True, name=sys.argv[2][1:],\n"
     "                                 size=4096)\n"
     "print('tracker', lib.rt_tracker_pid(), flush=True)\n"
-    "sys.stdin.readline()\n"
+    "sys.stdin.readline()\n" PY_WAIT_NO_READER
     "print('alive', rt._check_alive())\n"
     "ctx = multiprocessing.get_context('spawn')\n"
     "with warnings.catch_warnings(record=True) as all_warn:\n"
@@ -867,7 +887,9 @@ static void cpython_probe_sees_sigkill(void **state)
     st = reap((pid_t)cpy, PY_SECONDS);
     assert_true(WIFEXITED(st));
     reap(guardian, 20);
-    assert_false(rt_test_shm_exists(shm));
+    if (rt_test_shm_exists(shm)) {
+        fail_msg("%s left; stderr:\n%s", shm, rt_test_stderr(t));
+    }
     const char *err = rt_test_stderr(t);
     char want[1024];
     snprintf(want, sizeof(want),
@@ -1130,6 +1152,129 @@ static void path_registrations_racing_with_death(void **state)
     munmap(page, sizeof(*page));
 }
 
+/* ---- registrations the tracker never read ----------------------------- */
+
+struct unread_args {
+    struct rt_test *t;
+    char host_shm[128], child_shm[128];
+    int e_in, e_out; /* the exec'ed child's stdin and stdout */
+    int go;          /* a byte: make the segment; end-of-file: exit */
+    int close_in_host[3];
+};
+
+static int unread_host(void *arg, int w)
+{
+    struct unread_args *a = arg;
+    for (int i = 0; i < 3; i++) {
+        close(a->close_in_host[i]);
+    }
+    if (rt_ensure_running() < 0) {
+        return 90;
+    }
+    const char *const eargs[] = {rt_test_child_path(), "ensure", "wait", "shm",
+                                 a->child_shm,         "hold",   NULL};
+    pid_t e = spawn_sharing(eargs, 0, a->e_in, a->e_out, a->t->errpath);
+    close(a->e_in);
+    close(a->e_out);
+    if (e < 0) {
+        return 91;
+    }
+    proc_say(w, "exec %ld", (long)e);
+    proc_say(w, "tracker %ld", (long)rt_tracker_pid());
+    char c;
+    if (read(a->go, &c, 1) != 1) {
+        return 92;
+    }
+    proc_say(w, "made %d", make_mapped(a->host_shm) != NULL ? 0 : errno);
+    while (read(a->go, &c, 1) != 0) {
+    }
+    int st;
+    (void)proc_wait_exact(e, proc_now() + proc_scaled(20), &st);
+    return 0;
+}
+
+/* Registrations written to both pipes while the tracker could not read them
+ * (it is stopped), then the tracker SIGKILLed: they were sent before the
+ * death, so they must not be lost. Nobody calls the library again; once
+ * the run is over, the guardian removes both segments. */
+static void unread_registrations_survive_the_death(void **state)
+{
+    struct rt_test *t = *state;
+    struct unread_args a;
+    memset(&a, 0, sizeof(a));
+    a.t = t;
+    rt_test_name(t, a.host_shm, sizeof(a.host_shm), "host");
+    rt_test_name(t, a.child_shm, sizeof(a.child_shm), "child");
+    int ein[2], eout[2], go[2];
+    make_pipe(ein);
+    make_pipe(eout);
+    make_pipe(go);
+    a.e_in = ein[0];
+    a.e_out = eout[1];
+    a.go = go[0];
+    int keep[3] = {ein[1], eout[0], go[1]};
+    memcpy(a.close_in_host, keep, sizeof(keep));
+    int rfd;
+    pid_t host = rt_test_fork(t, unread_host, &a, &rfd);
+    assert_true(host > 0);
+    close(ein[0]);
+    close(eout[1]);
+    close(go[0]);
+    pid_t e = (pid_t)want_value(rfd, "exec", 20);
+    rt_test_track(t, e);
+    pid_t tracker = (pid_t)want_value(rfd, "tracker", 20);
+    rt_test_track(t, tracker);
+    pid_t guardian = rt_test_guardian_of(tracker, 10);
+    assert_true(guardian > 0);
+    rt_test_track(t, guardian);
+    want_line(eout[0], "ensure 0 0", 20);
+    want_line(eout[0], "wait", 20);
+
+    /* The tracker stops reading; both register. */
+    assert_int_equal(kill(tracker, SIGSTOP), 0);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    want_line(rfd, "made 0", 20);
+    assert_int_equal(write(ein[1], "g", 1), 1);
+    want_line(eout[0], "shm 0 0", 20);
+    want_line(eout[0], "hold", 20);
+    assert_int_equal(kill(tracker, SIGKILL), 0);
+    int st = reap(tracker, 20);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+
+    char names[2][128];
+    snprintf(names[0], sizeof(names[0]), "%s", a.host_shm);
+    snprintf(names[1], sizeof(names[1]), "%s", a.child_shm);
+    still_there_for(names, 2, 0.3);
+    close(ein[1]);
+    close(eout[0]);
+    close(go[1]);
+    st = reap(host, 20);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    close(rfd);
+    reap(guardian, 20);
+    struct gone_args g = {t->prefix};
+    if (!rt_test_wait_until(prefix_gone, &g, 10)) {
+        fail_msg("%d names left; stderr:\n%s", rt_test_count_prefix(t->prefix),
+                 rt_test_stderr(t));
+    }
+    char want[512];
+    snprintf(want, sizeof(want),
+             "resource_tracker: There appear to be 2 leaked shared_memory "
+             "objects to clean up at shutdown: {'%s', '%s'} (swept: run of "
+             "tracker %ld started ",
+             a.host_shm, a.child_shm, (long)tracker);
+    const char *err = rt_test_stderr(t);
+    char other[512];
+    snprintf(other, sizeof(other),
+             "resource_tracker: There appear to be 2 leaked shared_memory "
+             "objects to clean up at shutdown: {'%s', '%s'} (swept: run of "
+             "tracker %ld started ",
+             a.child_shm, a.host_shm, (long)tracker);
+    if (strstr(err, want) == NULL && strstr(err, other) == NULL) {
+        fail_msg("stderr:\n%s", err);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1140,6 +1285,7 @@ int main(void)
         RT_TEST(cpython_probe_sees_sigkill),
         RT_TEST(registrations_racing_with_death_are_kept),
         RT_TEST(path_registrations_racing_with_death),
+        RT_TEST(unread_registrations_survive_the_death),
     };
     return RT_RUN(tests);
 }
