@@ -86,7 +86,8 @@ TEST_NAMES := test-wire test-registry test-fdio test-args test-cleanup test-sign
               test-fork test-hygiene test-inherit test-garbage \
               test-concurrency test-types test-wrappers test-wrappers2 \
               test-spawn test-cpython test-pressure test-procscan test-paths \
-              test-review test-review2 test-run test-journal
+              test-review test-review2 test-run test-journal test-death \
+              test-sweep test-hostile
 
 TEST_BINS  := $(addprefix $(BUILD)/tests/,$(TEST_NAMES))
 TEST_HELPERS := $(BUILD)/tests/child $(BUILD)/tests/leaker
@@ -335,8 +336,12 @@ $(BUILD)/tests/test-%: $(BUILD)/tests/test-%.o $(TEST_COMMON) $(LIB_A)
 $(BUILD)/tests/test-wrappers2: TEST_WRAP := -Wl,--wrap=rt__client_identify \
     -Wl,--wrap=getrandom
 
-# test-review2 runs the command's sweep.
+# test-review2 runs the command's sweep; the tests of a tracker's death and
+# of the sweep run the command too, and load the shared library into
+# python3.
 $(BUILD)/tests/test-review2: | $(CLI)
+$(BUILD)/tests/test-death: $(CLI) $(LIB_SO)
+$(BUILD)/tests/test-sweep $(BUILD)/tests/test-hostile: $(CLI)
 
 $(BUILD)/tests/child: $(BUILD)/tests/child.o $(LIB_A)
 	$(call say,CC,$@)
@@ -433,8 +438,10 @@ valgrind: all tests
 # Stress: 64 processes (some with threads) registering and unregistering
 # thousands of names, then SIGKILLed with a known set left registered.
 # Random kill: workers creating and destroying objects through the wrappers,
-# each SIGKILLed at a random instant; nothing may be left. CI runs them at
-# the sizes below; the defaults of the programs are larger.
+# each SIGKILLed at a random instant; nothing may be left. It runs twice:
+# as is, and with the tracker (and now and then its guardian) SIGKILLed at
+# random too. CI runs them at the sizes below; the defaults of the programs
+# are larger.
 STRESS_ARGS ?= 64 2000
 RANDOM_KILL_ARGS ?= 1000
 
@@ -448,6 +455,7 @@ stress: $(BUILD)/tests/stress
 
 random-kill: $(BUILD)/tests/random-kill
 	$(BUILD)/tests/random-kill $(RANDOM_KILL_ARGS)
+	$(BUILD)/tests/random-kill --kill-tracker $(RANDOM_KILL_ARGS)
 
 # libFuzzer (clang) over the line parser, the registry and the quoting
 # (fuzz-wire, seeds in tests/corpus), and over the journal's reader, replay

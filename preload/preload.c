@@ -244,7 +244,10 @@ static int join_run(void)
     if (v == NULL) {
         return 0;
     }
-    if (rt__inherit_from_env() >= 0) {
+    /* A pipe whose tracker died is still the run's: the library relaunches
+     * that tracker at the first call. */
+    int orphaned;
+    if (rt__inherit_from_env(&orphaned) >= 0) {
         return 1;
     }
     int fd;

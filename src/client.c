@@ -32,6 +32,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -356,6 +357,14 @@ static int start_fresh(void)
      * opens files gets the low numbers, not ours. */
     keep_high(&st.a_w);
     keep_high(&st.a_spare);
+    /* Non-blocking: see write_private. Without it, writes block as they
+     * always did. */
+    if (st.a_w >= 0) {
+        int fl = fcntl(st.a_w, F_GETFL);
+        if (fl >= 0) {
+            (void)fcntl(st.a_w, F_SETFL, fl | O_NONBLOCK);
+        }
+    }
     keep_high(&st.b_w);
     keep_high(&st.journal);
     handle.a_w = st.a_w;
@@ -379,6 +388,10 @@ static int start_fresh(void)
     return 0;
 }
 
+/* How long a relaunch waits for others starting a tracker on the same
+ * pipes before it gives up (EAGAIN). */
+#define RELAUNCH_WAIT_S 5
+
 /* A tracker for the pipes of a run whose tracker died. Returns 0 (with the
  * warning given), or -errno; -ENOENT when the pipes cannot be reached
  * again (no /proc). */
@@ -390,7 +403,17 @@ static int start_again(void)
     if (getpid() == 1) {
         args.flags |= RT_TRACK_PID1;
     }
-    for (int tries = 0; tries < 2000; tries++) {
+    /* Bounded in time, not in tries: a tracker killed again and again
+     * (each death holds the pipes a moment, guardian.h) can make every
+     * try meet another's start. */
+    struct timespec t0;
+    (void)clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        struct timespec now;
+        (void)clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - t0.tv_sec >= RELAUNCH_WAIT_S) {
+            break;
+        }
         struct rt_started st;
         int r = rt__launch(&handle.inflight, &args, &st);
         warn_no_journal(&args);
@@ -453,13 +476,26 @@ static int revive(void)
  * rt_spawn_prepare) shares one tracker, however it starts its programs. */
 static int adopt_env(void)
 {
-    int fd = rt__inherit_from_env();
+    int orphaned;
+    int fd = rt__inherit_from_env(&orphaned);
     if (fd < 0) {
         return -1;
     }
     handle.b_w = fd;
     identity(fd, &handle.b_dev, &handle.b_ino);
     handle.pid = -1;
+    if (orphaned) {
+        /* The run we were handed lost its tracker before our first call.
+         * We hold its pipe and are one of its processes: join the tracker
+         * another of them relaunched, or relaunch it ourselves (and say
+         * so), rather than start a run of our own whose names would go
+         * when we do, while the rest of the run may still use them. */
+        if (revive() == 0) {
+            return 0;
+        }
+        forget();
+        return -1;
+    }
     uint64_t accept = ACCEPT_FOREIGN | CPYTHON_TYPES;
     int afd = -1;
     int reads_a;
@@ -523,6 +559,34 @@ static int recover(unsigned seen_gen)
     return r;
 }
 
+/* A message on the private pipe, whose write end is non-blocking. Our own
+ * spare read end keeps that pipe open, so a writer blocked on a full pipe
+ * would never be woken if the tracker died meanwhile: nobody would ever
+ * make room, and no EPIPE would come. So a full pipe is waited on in short
+ * slices, the liveness word looked at between them; a dead tracker makes
+ * this -EPIPE, and the caller relaunches it (the new one drains the pipe).
+ * A message written after the tracker died waits in the pipe for the
+ * next. */
+static int write_private(int fd, _Atomic uint32_t *alive, const char *msg,
+                         size_t len)
+{
+    int saved = errno;
+    for (int waited = 0;; waited = 1) {
+        if (!rt__alive_check(alive)) {
+            return -EPIPE;
+        }
+        int r = rt__fd_write_plain(fd, msg, len);
+        if (r != -EAGAIN) {
+            if (r == 0 && waited) {
+                errno = saved; /* the EAGAINs on the way were ours */
+            }
+            return r;
+        }
+        struct pollfd p = {fd, POLLOUT, 0};
+        (void)poll(&p, 1, 10);
+    }
+}
+
 static int send_msg(const char *msg, size_t len)
 {
     for (int attempt = 0;; attempt++) {
@@ -535,11 +599,8 @@ static int send_msg(const char *msg, size_t len)
             r = -EBADF;
         } else if (fd >= 0 && alive != NULL) {
             /* The private pipe: our spare reader keeps it open, so no
-             * SIGPIPE is possible. Written after the tracker died, the
-             * message waits in the pipe for the next tracker. */
-            if (rt__alive_check(alive)) {
-                r = rt__fd_write_plain(fd, msg, len);
-            }
+             * SIGPIPE is possible. */
+            r = write_private(fd, alive, msg, len);
         } else if (fd >= 0) {
             r = rt__fd_write_msg(fd, msg, len);
         }
@@ -633,12 +694,23 @@ static int path_message(enum rt_cmd cmd, const char *name, const char *rtype)
                     : -EPROTO;
             break;
         }
-        if (r != -ECONNREFUSED && r != -ENOENT && r != -EPIPE) {
+        int taken = r == -ECONNABORTED;
+        if (r != -ECONNREFUSED && r != -ENOENT && r != -EPIPE &&
+            r != -ECONNRESET && !taken) {
             break;
         }
         /* No tracker answers: it died. */
         r = recover(gen);
         if (r < 0) {
+            break;
+        }
+        if (taken) {
+            /* It died after taking the request: it may have acted on it
+             * (and journaled it, for the tracker now running). Sending it
+             * again could register or withdraw the path twice, so the call
+             * fails instead, as a message the tracker may not have read
+             * does (API: -1, EPIPE); the next call finds a tracker. */
+            r = -EPIPE;
             break;
         }
         r = -ENOTCONN;

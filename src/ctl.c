@@ -141,6 +141,10 @@ static ssize_t recv_line(int fd, char *buf, size_t cap, int *fds, int maxfds,
         *ret_nfds = 0;
         return -EMSGSIZE;
     }
+    if (n == 0) {
+        buf[0] = '\0';
+        return 0; /* the peer closed */
+    }
     while (n > 0 && buf[n - 1] == '\n') {
         n--;
     }
@@ -184,7 +188,10 @@ static int call(uint64_t dev, uint64_t ino, const char *req, size_t len,
         int got[2];
         int ngot = 0;
         ssize_t n = recv_line(fd, reply, cap, got, 1, &ngot, 0);
-        r = n > 0 ? 0 : n == 0 ? -EPIPE : (int)n;
+        /* End-of-file: the tracker took the request and went away without
+         * answering (it died); it may or may not have acted on it. A
+         * request it never took shows as ECONNRESET instead. */
+        r = n > 0 ? 0 : n == 0 ? -ECONNABORTED : (int)n;
         if (ngot > 0 && r == 0 && ret_fd != NULL) {
             *ret_fd = got[0];
         } else if (ngot > 0) {

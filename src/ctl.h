@@ -28,8 +28,10 @@
  * most one descriptor into *RET_FD (-1 if none; RET_FD may be NULL). The
  * peer must be of this process's effective uid. Returns 0, or -errno:
  * -ECONNREFUSED or -ENOENT when no tracker listens there, -EPERM when the
- * listener is someone else's. It waits for the answer as long as it takes
- * (a tracker stopped with SIGSTOP holds it). */
+ * listener is someone else's; -ECONNRESET or -EPIPE when the tracker went
+ * away before it took the request, -ECONNABORTED when it took it and went
+ * away without answering (it may have acted on it). It waits for the
+ * answer as long as it takes (a tracker stopped with SIGSTOP holds it). */
 int rt__ctl_call(uint64_t dev, uint64_t ino, const char *req, size_t len,
                  const int *fds, int nfds, char *reply, size_t cap,
                  int *ret_fd);

@@ -47,7 +47,7 @@ int rt__inherit_check(int fd)
     return r == 0 && fd <= 2 ? -EINVAL : r;
 }
 
-static int from_env(void);
+static int from_env(int *ret_orphaned);
 
 static const char *env_value(void)
 {
@@ -82,15 +82,16 @@ static const char *parse_num(const char *s, char end, uintmax_t max,
     return p;
 }
 
-int rt__inherit_from_env(void)
+int rt__inherit_from_env(int *ret_orphaned)
 {
     int saved = errno;
-    int fd = from_env();
+    *ret_orphaned = 0;
+    int fd = from_env(ret_orphaned);
     errno = saved;
     return fd;
 }
 
-static int from_env(void)
+static int from_env(int *ret_orphaned)
 {
     const char *v = env_value();
     if (v == NULL) {
@@ -119,7 +120,16 @@ static int from_env(void)
     if (exact && ((uintmax_t)st.st_dev != dev || (uintmax_t)st.st_ino != ino)) {
         return -1;
     }
-    if (rt__fd_pipe_alive((int)fd) != 1) {
+    int alive = rt__fd_pipe_alive((int)fd);
+    if (alive == 0 && exact) {
+        /* Exactly the pipe we were given, its reader gone: the run's
+         * tracker died. The pipe is still the run's, and the caller
+         * relaunches its tracker on it as a process that had adopted it
+         * earlier would. */
+        *ret_orphaned = 1;
+        return (int)fd;
+    }
+    if (alive != 1) {
         return -1;
     }
     return (int)fd;

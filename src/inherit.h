@@ -11,7 +11,10 @@ int rt__inherit_check(int fd);
 
 /* The descriptor RESOURCE_TRACKER_FD names, if it names a live pipe write
  * end (and, in the FD:DEV:INO form, exactly that pipe); -1 otherwise,
- * including in set-uid and set-gid programs. */
-int rt__inherit_from_env(void);
+ * including in set-uid and set-gid programs. In the FD:DEV:INO form, a
+ * write end of exactly that pipe whose reader is gone (the run's tracker
+ * died before this process used it) is returned too, with *RET_ORPHANED
+ * set to 1; the bare FD form cannot tell such a pipe from another. */
+int rt__inherit_from_env(int *ret_orphaned);
 
 #endif /* RT_INHERIT_H */

@@ -76,6 +76,7 @@ static int pipe_size[RT_SRC_N];
 static int ctl_fd = -1;
 static int lock_fd = -1; /* holds the run's LOCK_SH for the tracker */
 static pid_t guardian = -1;
+static int life = -1; /* the guardian's lifeline (guardian.h) */
 static char journal_name[RT_STATE_NAME_MAX];
 static unsigned char inbuf[65536];
 
@@ -544,9 +545,10 @@ static void retire(void)
     rec.fd = -1;
     lock_fd = rt__fd_close(lock_fd);
     args.journal = -1;
+    life = rt__guardian_finished(life);
     if (guardian > 0) {
-        /* It exits as soon as it gets the lock; a process that kept the
-         * journal open without its pipes would make it wait for ever. */
+        /* Told on its lifeline, it exits at once (after the sweep of
+         * other runs it started, if that is still going). */
         for (int i = 0; i < 1000; i++) {
             if (rt__fd_waitpid(guardian, NULL, WNOHANG) != 0) {
                 guardian = -1;
@@ -1020,9 +1022,9 @@ _Noreturn void rt__tracker_run(const struct rt_tracker_args *a)
         info.b_ino = bst.st_ino;
     }
     if (rec.fd >= 0 && args.dir >= 0) {
-        guardian = rt__guardian_start(args.dir, journal_name,
-                                      !(args.flags & RT_TRACK_NO_SWEEP),
-                                      src_fd[RT_SRC_A], src_fd[RT_SRC_B]);
+        guardian = rt__guardian_start(
+            args.dir, journal_name, !(args.flags & RT_TRACK_NO_SWEEP),
+            src_fd[RT_SRC_A], src_fd[RT_SRC_B], &life);
     }
     watch_stderr();
     loop();

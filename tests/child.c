@@ -11,11 +11,23 @@
  *   unreg NAME RTYPE  "unreg R ERRNO"
  *   setfd FD          "setfd R ERRNO"
  *   hold              "hold"             then waits for EOF on stdin
+ *   wait              "wait"             then waits for one byte on stdin
+ *   rtshm NAME        "rtshm R ERRNO"    rt_shm_open(O_CREAT|O_EXCL), closed
+ *   map NAME          "map R ERRNO"      shm_open of an existing segment,
+ *                                        mmap'ed for good, written and read
+ *   regloop N PREFIX  "regloop R ERRNO MS" N times rt_register then
+ *                                        rt_unregister of PREFIX-I
+ *                                        (shared_memory), MS milliseconds
+ *   noreader          "noreader R ERRNO" waits (10 s at most) until the pipe
+ *                                        RESOURCE_TRACKER_FD names has no
+ *                                        reader left (its tracker, and the
+ *                                        guardian that drains it, gone)
  *
  * and exits 0 (or 2 on a usage error). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <semaphore.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +35,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "resourcetracker.h"
@@ -50,6 +63,84 @@ static int make_sem(const char *name)
     }
     sem_close(s);
     return rt_register(name, RT_SEMAPHORE);
+}
+
+/* Maps the existing segment NAME for the rest of the process's life (the
+ * mapping is what a sweep must see), writes a byte and reads it back. */
+static int map_shm(const char *name)
+{
+    int fd = shm_open(name, O_RDWR, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    unsigned char *p =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int err = errno;
+    close(fd);
+    if (p == MAP_FAILED) {
+        errno = err;
+        return -1;
+    }
+    p[1] = (unsigned char)(p[0] + 1);
+    if (p[1] != (unsigned char)(p[0] + 1)) {
+        errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
+static int rt_shm(const char *name)
+{
+    int fd = rt_shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+    if (fd < 0) {
+        return -1;
+    }
+    int r = ftruncate(fd, 4096);
+    close(fd);
+    return r;
+}
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* N registrations, each withdrawn at once: returns 0, or the first
+ * failure (-1, errno set). *RET_MS is how long it took. */
+static int reg_loop(long n, const char *prefix, long *ret_ms)
+{
+    double t0 = mono();
+    for (long i = 0; i < n; i++) {
+        char name[256];
+        snprintf(name, sizeof(name), "%s-%ld", prefix, i);
+        if (rt_register(name, RT_SHARED_MEMORY) < 0 ||
+            rt_unregister(name, RT_SHARED_MEMORY) < 0) {
+            return -1;
+        }
+    }
+    *ret_ms = (long)((mono() - t0) * 1000);
+    return 0;
+}
+
+/* Waits until the pipe of RESOURCE_TRACKER_FD has no reader: poll(2)
+ * reports POLLERR on a pipe's write end then. */
+static int no_reader(void)
+{
+    const char *v = getenv("RESOURCE_TRACKER_FD");
+    int fd = v != NULL ? atoi(v) : -1;
+    double end = mono() + 10;
+    while (fd > 2 && mono() < end) {
+        struct pollfd p = {fd, 0, 0};
+        if (poll(&p, 1, 0) == 1 && (p.revents & POLLERR)) {
+            return 0;
+        }
+        struct timespec ms = {0, 1000000L};
+        nanosleep(&ms, NULL);
+    }
+    errno = ETIMEDOUT;
+    return -1;
 }
 
 int main(int argc, char **argv)
@@ -87,6 +178,24 @@ int main(int argc, char **argv)
         } else if (strcmp(cmd, "setfd") == 0 && a1 != NULL) {
             out("setfd", rt_setfd(atoi(a1)));
             i++;
+        } else if (strcmp(cmd, "rtshm") == 0 && a1 != NULL) {
+            out("rtshm", rt_shm(a1));
+            i++;
+        } else if (strcmp(cmd, "map") == 0 && a1 != NULL) {
+            out("map", map_shm(a1));
+            i++;
+        } else if (strcmp(cmd, "regloop") == 0 && a2 != NULL) {
+            long ms = -1;
+            int r = reg_loop(atol(a1), a2, &ms);
+            printf("regloop %d %d %ld\n", r, r < 0 ? errno : 0, ms);
+            i += 2;
+        } else if (strcmp(cmd, "noreader") == 0) {
+            out("noreader", no_reader());
+        } else if (strcmp(cmd, "wait") == 0) {
+            printf("wait\n");
+            char c;
+            while (read(0, &c, 1) < 0 && errno == EINTR) {
+            }
         } else if (strcmp(cmd, "hold") == 0) {
             printf("hold\n");
             for (;;) {

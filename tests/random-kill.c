@@ -4,7 +4,8 @@
  * nothing they created may outlive the tracker. Standalone program (no
  * cmocka).
  *
- *   random-kill [ITERATIONS] [SEED]             (default 1000, random seed)
+ *   random-kill [--kill-tracker] [ITERATIONS] [SEED]
+ *                                  (default 1000 iterations, random seed)
  *
  * The runner (main) never calls the library: it is a child subreaper, so
  * the tracker becomes its child and its exit status can be read. The host,
@@ -14,7 +15,17 @@
  * appends its name to a log (one O_APPEND write per line), so the runner
  * can look for every name ever used once the tracker is gone: message
  * queues cannot be listed where /dev/mqueue is not mounted. Exit status 0
- * when nothing leaked and the tracker said nothing unexpected. */
+ * when nothing leaked and the tracker said nothing unexpected.
+ *
+ * With --kill-tracker the host also SIGKILLs the tracker at random
+ * iterations (about one in KILL_EVERY), and its guardian with it one time
+ * in three: the workers (and the host) relaunch it or join the one another
+ * relaunched, each relaunch warning once. Nothing may be left either; the
+ * tracker checked at the end is the last one.
+ *
+ * The run has a state directory of its own (RESOURCE_TRACKER_DIR), removed
+ * at the end: the journals of other programs' runs are none of its
+ * business, nor are the lines their sweeps would print. */
 
 /* prctl(PR_SET_CHILD_SUBREAPER): Linux only; without it the tracker would be
  * init's child and its exit status could not be read. */
@@ -47,6 +58,7 @@
 #define PARALLEL 4        /* workers alive at once */
 #define MAX_DELAY_US 3000 /* a worker is killed 0 to this long after fork */
 #define MAX_ITERATIONS 10000000L
+#define KILL_EVERY 40    /* --kill-tracker: a kill every 40 iterations or so */
 #define SHOWN PROC_SHOWN /* leaked names and lines printed in full */
 
 /* Deadlines, in seconds before RT_TEST_TIMEOUT_MULTIPLIER. */
@@ -62,9 +74,11 @@ static const char *const kind_tag[KINDS] = {"shm", "sem", "mq", "file"};
 struct config {
     long iterations;
     uint64_t seed;
-    char prefix[64]; /* "/rt-rk-PID" */
+    int kill_tracker; /* --kill-tracker */
+    char prefix[64];  /* "/rt-rk-PID" */
     char errpath[96];
     char logpath[96];
+    char statedir[96];
 };
 
 /* ---- time, processes, lines --------------------------------------------- */
@@ -173,10 +187,22 @@ static int log_name(int logfd, enum kind k, const char *name)
 }
 
 /* A file done as the wrappers do: register before create, unlink before
- * unregister, and withdraw the registration if the creation fails. */
-static const char *file_cycle(const char *name)
+ * unregister, and withdraw the registration if the creation fails.
+ *
+ * A path goes through the tracker's control socket. If the tracker dies
+ * after taking the request and before answering (only with
+ * --kill-tracker), the call fails with EPIPE: the request may or may not
+ * have been acted on, and the API allows that. The worker then does what
+ * a program should: it does not create a file whose registration it is not
+ * sure of; after an unlink, the name may stay registered (the tracker's
+ * later cleanup finds it gone, "[Errno 2]"). *UNSURE counts them. */
+static const char *file_cycle(const char *name, int *unsure)
 {
     if (rt_register(name, RT_FILE) < 0) {
+        if (errno == EPIPE && unsure != NULL) {
+            ++*unsure;
+            return NULL;
+        }
         return "rt_register";
     }
     int fd = open(name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
@@ -190,12 +216,19 @@ static const char *file_cycle(const char *name)
     if (unlink(name) < 0) {
         return "unlink";
     }
-    return rt_unregister(name, RT_FILE) < 0 ? "rt_unregister" : NULL;
+    if (rt_unregister(name, RT_FILE) < 0) {
+        if (errno == EPIPE && unsure != NULL) {
+            ++*unsure;
+            return NULL;
+        }
+        return "rt_unregister";
+    }
+    return NULL;
 }
 
 /* Creates NAME of kind K and destroys it again. Returns NULL, or the name
  * of the call that failed (errno set). */
-static const char *cycle(enum kind k, const char *name)
+static const char *cycle(enum kind k, const char *name, int *unsure)
 {
     switch (k) {
     case SHM: {
@@ -227,7 +260,7 @@ static const char *cycle(enum kind k, const char *name)
     case KINDS:
         break;
     }
-    return file_cycle(name);
+    return file_cycle(name, unsure);
 }
 
 static void object_name(char *buf, size_t len, const struct config *cfg,
@@ -250,8 +283,14 @@ static int worker(const struct config *cfg, int logfd, int report)
         enum kind k = (enum kind)(n % KINDS);
         char name[128];
         object_name(name, sizeof(name), cfg, k, pid, n);
+        int unsure = 0;
         const char *failed =
-            log_name(logfd, k, name) < 0 ? "log write" : cycle(k, name);
+            log_name(logfd, k, name) < 0
+                ? "log write"
+                : cycle(k, name, cfg->kill_tracker ? &unsure : NULL);
+        if (unsure > 0) {
+            proc_say(report, "unsure %s", name);
+        }
         if (failed != NULL) {
             proc_say(report, "fail worker %ld: %s %s: %s", pid, failed, name,
                      strerror(errno));
@@ -269,8 +308,10 @@ struct slot {
 
 struct tally {
     long started;
-    long killed; /* died of our SIGKILL, as they should */
-    long other;  /* ended some other way: a failure */
+    long killed;              /* died of our SIGKILL, as they should */
+    long other;               /* ended some other way: a failure */
+    long trackers, guardians; /* --kill-tracker: how many we killed */
+    long unsure; /* path calls that failed with EPIPE (see file_cycle) */
 };
 
 /* Whether the runner is gone (its lifeline reads as end-of-file). */
@@ -299,6 +340,66 @@ static void kill_one(const struct slot *s, struct tally *t, int report)
     }
 }
 
+/* The guardian of TRACKER (its child named resource_guard), or -1. */
+static pid_t guardian_of(pid_t tracker)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    pid_t found = -1;
+    while (d != NULL && found < 0 && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') {
+            continue;
+        }
+        char path[300];
+        snprintf(path, sizeof(path), "/proc/%s/status", e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            continue;
+        }
+        /* /proc files have no size to go by: one read of the start. */
+        char text[512];
+        ssize_t n = read(fd, text, sizeof(text) - 1);
+        (void)close(fd);
+        text[n > 0 ? n : 0] = '\0';
+        const char *ppid = strstr(text, "\nPPid:\t");
+        if (strncmp(text, "Name:\tresource_guard\n", 21) == 0 && ppid != NULL &&
+            atol(ppid + 7) == (long)tracker) {
+            found = (pid_t)atol(e->d_name);
+        }
+    }
+    if (d != NULL) {
+        (void)closedir(d);
+    }
+    return found;
+}
+
+/* --kill-tracker: SIGKILLs the run's tracker as it is now (after joining
+ * the one a worker may have relaunched), and one time in three its
+ * guardian first. */
+static void kill_tracker(uint64_t *rng, struct tally *t, int report)
+{
+    if (rt_ensure_running() < 0) {
+        proc_say(report, "fail host rt_ensure_running: %s", strerror(errno));
+        t->other++;
+        return;
+    }
+    pid_t tracker = rt_tracker_pid();
+    if (tracker <= 0) {
+        proc_say(report, "fail host: no tracker pid");
+        t->other++;
+        return;
+    }
+    if (next_random(rng) % 3 == 0) {
+        pid_t guardian = guardian_of(tracker);
+        if (guardian > 0 && kill(guardian, SIGKILL) == 0) {
+            t->guardians++;
+        }
+    }
+    if (kill(tracker, SIGKILL) == 0) {
+        t->trackers++;
+    }
+}
+
 /* Runs in the host: starts the tracker, then keeps PARALLEL workers going,
  * each killed at its random instant, until ITERATIONS were started.
  * Returns its exit code: 0 when every worker died of our SIGKILL. */
@@ -318,11 +419,18 @@ static int host(void *arg, int report, int lifeline)
     }
     proc_say(report, "tracker %ld", (long)rt_tracker_pid());
     uint64_t rng = cfg->seed;
+    /* The kills have a sequence of their own: the workers' delays stay
+     * what the seed gives without --kill-tracker. */
+    uint64_t kill_rng = cfg->seed ^ 0x6b696c6c74726b72ULL;
     struct slot slots[PARALLEL];
     int active = 0;
     int stop = 0;
-    struct tally t = {0, 0, 0};
+    struct tally t = {0, 0, 0, 0, 0, 0};
     for (;;) {
+        if (cfg->kill_tracker && !stop &&
+            next_random(&kill_rng) % KILL_EVERY == 0) {
+            kill_tracker(&kill_rng, &t, report);
+        }
         while (!stop && active < PARALLEL && t.started < cfg->iterations) {
             double delay = (double)(next_random(&rng) % (MAX_DELAY_US + 1));
             pid_t pid = fork();
@@ -349,6 +457,17 @@ static int host(void *arg, int report, int lifeline)
         }
         kill_one(&slots[first], &t, report);
         slots[first] = slots[--active];
+    }
+    if (cfg->kill_tracker) {
+        /* The tracker that ends the run: whichever runs now (relaunched
+         * here if the last kill found no taker). */
+        if (rt_ensure_running() < 0) {
+            proc_say(report, "fail host rt_ensure_running: %s",
+                     strerror(errno));
+            t.other++;
+        }
+        proc_say(report, "tracker %ld", (long)rt_tracker_pid());
+        proc_say(report, "kills %ld %ld", t.trackers, t.guardians);
     }
     proc_say(report, "done %ld %ld %ld", t.started, t.killed, t.other);
     return t.started == cfg->iterations && t.other == 0 ? 0 : 1;
@@ -448,9 +567,10 @@ static int is_leak_head(const char *line, long count, const char *rtype)
 }
 
 struct tracker_report {
-    long left;  /* names it held at the end (the leak lines' counts) */
-    long gone;  /* of those, already gone ([Errno 2]) */
-    long other; /* any other line */
+    long left;       /* names it held at the end (the leak lines' counts) */
+    long gone;       /* of those, already gone ([Errno 2]) */
+    long relaunches; /* --kill-tracker: relaunch warnings */
+    long other;      /* any other line */
 };
 
 /* Reads the tracker's stderr: leak lines and "[Errno 2]" lines are what a
@@ -465,6 +585,9 @@ static void check_stderr(const struct config *cfg, struct tracker_report *r)
     }
     static const char leak[] = "resource_tracker: There appear to be ";
     static const char gone[] = ": [Errno 2] No such file or directory";
+    static const char relaunch[] =
+        "resource_tracker: process died unexpectedly, relaunching.  The new "
+        "tracker took over what it held.";
     for (char *line = buf; *line != '\0';) {
         char *nl = strchr(line, '\n');
         if (nl != NULL) {
@@ -483,6 +606,8 @@ static void check_stderr(const struct config *cfg, struct tracker_report *r)
                    ll > sizeof(gone) &&
                    strcmp(line + ll - (sizeof(gone) - 1), gone) == 0) {
             r->gone++;
+        } else if (cfg->kill_tracker && strcmp(line, relaunch) == 0) {
+            r->relaunches++;
         } else {
             if (r->other++ < SHOWN) {
                 fputs("random-kill: unexpected stderr line: ", stdout);
@@ -504,14 +629,22 @@ static int collect_reports(struct proc_reader *r, double deadline,
                            pid_t *ret_tracker, struct tally *t)
 {
     char line[512];
+    long kills[2] = {0, 0};
+    long unsure = 0;
     while (proc_read_line(r, line, sizeof(line), deadline) >= 0) {
         long a;
         long b;
         long c;
         if (sscanf(line, "tracker %ld", &a) == 1) {
+            /* The last one said is the one that ends the run. */
             *ret_tracker = (pid_t)a;
+        } else if (sscanf(line, "kills %ld %ld", &a, &b) == 2) {
+            kills[0] = a;
+            kills[1] = b;
+        } else if (strncmp(line, "unsure ", 7) == 0) {
+            unsure++;
         } else if (sscanf(line, "done %ld %ld %ld", &a, &b, &c) == 3) {
-            *t = (struct tally){a, b, c};
+            *t = (struct tally){a, b, c, kills[0], kills[1], 0};
         } else {
             proc_problem("%s", line);
         }
@@ -520,11 +653,18 @@ static int collect_reports(struct proc_reader *r, double deadline,
         proc_problem("reports: %s", strerror(errno));
         return -1;
     }
+    t->unsure = unsure;
     return 0;
 }
 
 static int parse_args(int argc, char **argv, struct config *cfg)
 {
+    cfg->kill_tracker = 0;
+    if (argc > 1 && strcmp(argv[1], "--kill-tracker") == 0) {
+        cfg->kill_tracker = 1;
+        argc--;
+        argv++;
+    }
     cfg->iterations = 1000;
     struct timespec ts;
     (void)clock_gettime(CLOCK_REALTIME, &ts);
@@ -551,7 +691,33 @@ static int parse_args(int argc, char **argv, struct config *cfg)
     snprintf(cfg->prefix, sizeof(cfg->prefix), "/rt-rk-%ld", (long)getpid());
     snprintf(cfg->errpath, sizeof(cfg->errpath), "/tmp%s.stderr", cfg->prefix);
     snprintf(cfg->logpath, sizeof(cfg->logpath), "/tmp%s.log", cfg->prefix);
+    snprintf(cfg->statedir, sizeof(cfg->statedir), "/tmp%s.state", cfg->prefix);
     return 0;
+}
+
+/* Removes the run's state directory and what is in it. Returns how many
+ * files were in it (a run that ended cleanly leaves none). */
+static int remove_statedir(const struct config *cfg)
+{
+    DIR *d = opendir(cfg->statedir);
+    int n = 0;
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            char path[PATH_MAX];
+            snprintf(path, sizeof(path), "%s/%s", cfg->statedir, e->d_name);
+            if (n++ < SHOWN) {
+                printf("random-kill: left in the state directory: %s\n",
+                       e->d_name);
+            }
+            (void)unlink(path);
+        }
+    }
+    if (d != NULL) {
+        (void)closedir(d);
+    }
+    (void)rmdir(cfg->statedir);
+    return n;
 }
 
 /* Everything the runner checks once the tracker is gone. */
@@ -565,7 +731,7 @@ static void check_all(const struct config *cfg, int status,
     long stray = proc_scan_prefix("/dev/shm", objects, 1, 1) +
                  proc_scan_prefix("/tmp", objects, 0, 1);
     stray += new_entries();
-    struct tracker_report r = {0, 0, 0};
+    struct tracker_report r = {0, 0, 0, 0};
     check_stderr(cfg, &r);
     long created = counts[SHM] + counts[SEM] + counts[MQ] + counts[FILE_];
     printf("random-kill: %ld iterations (%ld killed), %ld objects created "
@@ -582,6 +748,18 @@ static void check_all(const struct config *cfg, int status,
     }
     if (r.other != 0) {
         proc_problem("unexpected lines on the tracker's stderr");
+    }
+    if (cfg->kill_tracker) {
+        printf("random-kill: %ld trackers killed (%ld with their guardian), "
+               "%ld relaunches, %ld path calls unanswered (EPIPE)\n",
+               t->trackers, t->guardians, r.relaunches, t->unsure);
+        /* Each kill is followed by one relaunch at most (a kill can also
+         * find a tracker a worker relaunched and nobody used yet). */
+        if (r.relaunches > t->trackers ||
+            (t->trackers > 0 && r.relaunches == 0)) {
+            proc_problem("%ld relaunch warnings for %ld kills", r.relaunches,
+                         t->trackers);
+        }
     }
     int want = r.gone > 0 ? 2 : r.left > 0 ? 1 : 0;
     if (status != want) {
@@ -660,7 +838,9 @@ int main(int argc, char **argv)
     proc_name = "random-kill";
     struct config cfg;
     if (parse_args(argc, argv, &cfg) < 0) {
-        fprintf(stderr, "usage: random-kill [ITERATIONS (1-%ld)] [SEED]\n",
+        fprintf(stderr,
+                "usage: random-kill [--kill-tracker] [ITERATIONS (1-%ld)] "
+                "[SEED]\n",
                 MAX_ITERATIONS);
         return 2;
     }
@@ -668,14 +848,21 @@ int main(int argc, char **argv)
         perror("random-kill: PR_SET_CHILD_SUBREAPER");
         return 1;
     }
-    printf("random-kill: %ld iterations, seed %" PRIu64 " (to reproduce: "
-           "random-kill %ld %" PRIu64 "), %d workers at a time, each killed "
+    const char *mode = cfg.kill_tracker ? "--kill-tracker " : "";
+    printf("random-kill: %s%ld iterations, seed %" PRIu64 " (to reproduce: "
+           "random-kill %s%ld %" PRIu64 "), %d workers at a time, each killed "
            "0-%d us after fork, prefix %s\n",
-           cfg.iterations, cfg.seed, cfg.iterations, cfg.seed, PARALLEL,
-           MAX_DELAY_US, cfg.prefix);
+           mode, cfg.iterations, cfg.seed, mode, cfg.iterations, cfg.seed,
+           PARALLEL, MAX_DELAY_US, cfg.prefix);
     /* A previous run with this pid may have left something. */
     (void)proc_scan_prefix("/dev/shm", cfg.prefix + 1, 1, 1);
     (void)proc_scan_prefix("/tmp", cfg.prefix + 1, 0, 1);
+    remove_statedir(&cfg);
+    if (mkdir(cfg.statedir, 0700) < 0 ||
+        setenv("RESOURCE_TRACKER_DIR", cfg.statedir, 1) < 0) {
+        perror("random-kill: state directory");
+        return 1;
+    }
     take_snapshot();
     int fds[4] = {-1, -1, -1, -1};
     if (pipe2(fds, O_CLOEXEC) < 0 || pipe2(fds + 2, O_CLOEXEC) < 0) {
@@ -683,7 +870,7 @@ int main(int argc, char **argv)
         return 1;
     }
     double t0 = proc_now();
-    struct tally t = {0, 0, 0};
+    struct tally t = {0, 0, 0, 0, 0, 0};
     pid_t hpid = -1;
     pid_t tracker = -1;
     int status = run(&cfg, fds, &t, &hpid, &tracker);
@@ -713,6 +900,9 @@ int main(int argc, char **argv)
     }
     (void)proc_scan_prefix("/dev/shm", cfg.prefix + 1, 1, 1);
     (void)proc_scan_prefix("/tmp", cfg.prefix + 1, 0, 1);
+    if (remove_statedir(&cfg) > 0) {
+        proc_problem("journals left in %s", cfg.statedir);
+    }
     if (proc_problems == 0) {
         printf("random-kill: PASS\n");
     } else {

@@ -304,6 +304,20 @@ static int holds_pipe(pid_t pid, unsigned long long ino)
 }
 
 /* How many processes read pipe:[INO], and one of them. */
+static int is_guardian(pid_t pid)
+{
+    char path[64];
+    char comm[32] = "";
+    snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+    int got = fgets(comm, sizeof(comm), f) != NULL;
+    fclose(f);
+    return got && strcmp(comm, "resource_guard\n") == 0;
+}
+
 static int pipe_readers(unsigned long long ino, pid_t *ret_reader)
 {
     DIR *proc = opendir("/proc");
@@ -314,6 +328,11 @@ static int pipe_readers(unsigned long long ino, pid_t *ret_reader)
             continue;
         }
         pid_t pid = (pid_t)atol(p->d_name);
+        /* A tracker's guardian holds its read ends too, without reading
+         * (guardian.h). */
+        if (is_guardian(pid)) {
+            continue;
+        }
         if (pipe_use(pid, ino) == 2) {
             readers++;
             *ret_reader = pid;

@@ -410,6 +410,12 @@ int rt_test_main(const char *group, const struct CMUnitTest *tests, size_t n)
     }
     /* A hung test fails the run instead of stalling it. */
     alarm((unsigned)proc_scaled(600));
+    /* RT_TEST_FILTER=pattern runs only the matching tests (cmocka's
+     * wildcards), for debugging one of them. */
+    const char *filter = getenv("RT_TEST_FILTER");
+    if (filter != NULL && filter[0] != '\0') {
+        cmocka_set_test_filter(filter);
+    }
     return _cmocka_run_group_tests(group, tests, n, NULL, NULL);
 }
 
@@ -515,4 +521,189 @@ _Noreturn void rt_test_hang(void)
     for (;;) {
         pause();
     }
+}
+
+int rt_test_wait_adopted(pid_t pid, double seconds)
+{
+    double end = proc_now() + proc_scaled(seconds);
+    for (;;) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) {
+            return st;
+        }
+        if (r < 0 && errno == ECHILD && kill(pid, 0) < 0 && errno == ESRCH) {
+            return -2;
+        }
+        if (proc_now() > end) {
+            return -1;
+        }
+        proc_nap_us(1000);
+    }
+}
+
+pid_t rt_test_guardian_of(pid_t tracker, double seconds)
+{
+    double end = proc_now() + proc_scaled(seconds);
+    for (;;) {
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        pid_t found = -1;
+        while (d != NULL && found < 0 && (e = readdir(d)) != NULL) {
+            char *tail;
+            long pid = strtol(e->d_name, &tail, 10);
+            char comm[64];
+            char ppid[32];
+            if (*tail != '\0' || pid <= 0 ||
+                rt_test_proc_field((pid_t)pid, "status", "Name:\t", comm,
+                                   sizeof(comm)) < 0 ||
+                strcmp(comm, "resource_guard") != 0 ||
+                rt_test_proc_field((pid_t)pid, "status", "PPid:\t", ppid,
+                                   sizeof(ppid)) < 0) {
+                continue;
+            }
+            if (atol(ppid) == (long)tracker && rt_test_alive((pid_t)pid)) {
+                found = (pid_t)pid;
+            }
+        }
+        if (d != NULL) {
+            closedir(d);
+        }
+        if (found > 0 || proc_now() > end) {
+            return found;
+        }
+        proc_nap_us(2000);
+    }
+}
+
+const char *rt_test_cli_path(void)
+{
+    static char path[4096];
+    const char *child = rt_test_child_path();
+    const char *slash = strrchr(child, '/');
+    size_t n = slash != NULL ? (size_t)(slash - child) : 0;
+    /* ".../tests/child" -> ".../resourcetracker" */
+    while (n > 0 && child[n - 1] != '/') {
+        n--;
+    }
+    if (slash == NULL || n + 32 > sizeof(path)) {
+        return "build/resourcetracker";
+    }
+    snprintf(path, sizeof(path), "%.*sresourcetracker", (int)n, child);
+    return path;
+}
+
+int rt_test_cli(struct rt_test *t, const char *const *args, char *out,
+                size_t outlen, double seconds)
+{
+    int o[2];
+    if (pipe2(o, O_CLOEXEC) < 0) {
+        return -1;
+    }
+    char *argv[32];
+    size_t n = 0;
+    argv[n++] = (char *)rt_test_cli_path();
+    for (; args[n - 1] != NULL && n < 31; n++) {
+        argv[n] = (char *)args[n - 1];
+    }
+    argv[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, o[1], 1);
+    posix_spawn_file_actions_addopen(&fa, 2, t->errpath, O_WRONLY | O_APPEND,
+                                     0);
+    pid_t pid;
+    int r = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(o[1]);
+    if (r != 0) {
+        close(o[0]);
+        return -1;
+    }
+    rt_test_track(t, pid);
+    double end = proc_now() + proc_scaled(seconds);
+    size_t got = 0;
+    for (;;) {
+        int left = (int)((end - proc_now()) * 1000);
+        struct pollfd pf = {o[0], POLLIN, 0};
+        if (left <= 0 || poll(&pf, 1, left) <= 0) {
+            break;
+        }
+        char buf[4096];
+        ssize_t k = read(o[0], buf, sizeof(buf));
+        if (k <= 0) {
+            break;
+        }
+        size_t keep = got + (size_t)k < outlen ? (size_t)k : outlen - 1 - got;
+        memcpy(out + got, buf, keep);
+        got += keep;
+    }
+    out[got] = '\0';
+    close(o[0]);
+    int st = rt_test_wait_pid(pid, end - proc_now() > 0 ? end - proc_now() : 0);
+    if (st == -1) {
+        kill(pid, SIGKILL);
+        (void)rt_test_wait_pid(pid, 10);
+        return -1;
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int rt_test_wait_listed(struct rt_test *t, int names, double seconds)
+{
+    static char out[1 << 20];
+    static const char *const args[] = {"list", "--json", NULL};
+    double end = proc_now() + proc_scaled(seconds);
+    for (;;) {
+        if (rt_test_cli(t, args, out, sizeof(out), seconds) == 0 &&
+            rt_test_count(out, "{\"rtype\":") == names) {
+            return 1;
+        }
+        if (proc_now() > end) {
+            return 0;
+        }
+        proc_nap_us(10000);
+    }
+}
+
+int rt_test_json_valid(const char *text)
+{
+    int in[2];
+    if (pipe2(in, O_CLOEXEC) < 0) {
+        return -1;
+    }
+    char *argv[] = {(char *)"python3", (char *)"-m", (char *)"json.tool", NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    int r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(in[0]);
+    if (r != 0) {
+        close(in[1]);
+        return -1;
+    }
+    size_t len = strlen(text);
+    for (size_t done = 0; done < len;) {
+        ssize_t k = write(in[1], text + done, len - done);
+        if (k <= 0) {
+            break;
+        }
+        done += (size_t)k;
+    }
+    close(in[1]);
+    int st = rt_test_wait_pid(pid, 60);
+    if (st == -1) {
+        kill(pid, SIGKILL);
+        (void)rt_test_wait_pid(pid, 10);
+        return -1;
+    }
+    /* 127: the shell-less spawn found no python3 after all. */
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0     ? 1
+           : WIFEXITED(st) && WEXITSTATUS(st) == 127 ? -1
+                                                     : 0;
 }

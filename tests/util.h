@@ -149,6 +149,38 @@ int rt_test_valgrind(void);
 /* Path of the exec'able helper tests/child (from RT_TEST_CHILD). */
 const char *rt_test_child_path(void);
 
+/* Waits up to SECONDS for PID, a descendant that becomes this (subreaper)
+ * process's child only once its parent has died, and reaps it. Returns its
+ * raw wait status, -1 on timeout, or -2 when it ended and someone else
+ * reaped it. */
+int rt_test_wait_adopted(pid_t pid, double seconds);
+
+/* The guardian of TRACKER (its child named resource_guard), waited for up
+ * to SECONDS; -1 when none appeared. */
+pid_t rt_test_guardian_of(pid_t tracker, double seconds);
+
+/* Path of the command resourcetracker: beside the build's tests/ folder
+ * that RT_TEST_CHILD names (build/resourcetracker by default). */
+const char *rt_test_cli_path(void);
+
+/* Runs the command with ARGS (NULL-terminated, without argv[0]): its
+ * stdout into OUT (NUL-terminated, OUTLEN bytes at most, the rest
+ * dropped), its stderr appended to T's capture file, RESOURCE_TRACKER_DIR
+ * as the test set it. Returns its exit status, or -1 when it did not exit
+ * normally within SECONDS (then it is killed). */
+int rt_test_cli(struct rt_test *t, const char *const *args, char *out,
+                size_t outlen, double seconds);
+
+/* Waits up to SECONDS until `resourcetracker list --json` shows NAMES
+ * registered names in all (the tracker has read and journaled what was
+ * sent: a registration still in the pipe when the whole run is killed,
+ * tracker included, dies with the pipe). Returns 1, or 0 at the deadline. */
+int rt_test_wait_listed(struct rt_test *t, int names, double seconds);
+
+/* Whether TEXT is valid JSON, by python3 -m json.tool: 1 yes, 0 no, -1
+ * when python3 cannot be run. */
+int rt_test_json_valid(const char *text);
+
 /* Runs all TESTS after making this process a subreaper and arming a global
  * alarm. */
 int rt_test_main(const char *group, const struct CMUnitTest *tests, size_t n);
