@@ -30,8 +30,8 @@ enum {
 
 static const char *const not_here[] = {
     "not removed",
-    "not removed: the name now refers to another object than the one "
-    "registered",
+    ("not removed: the name now refers to another object than the one "
+     "registered"),
     "not removed: its folder is not the one it was registered in",
 };
 
