@@ -346,6 +346,39 @@ static void fill_runinfo(void)
     info.starter = (uint64_t)args.starter;
 }
 
+/* The journal cannot take more (its file system is full, say): go on
+ * without it. It is removed from the state directory at once: it no
+ * longer says what the run holds (a withdrawal it misses would have a
+ * sweep remove what its owner kept), so no sweep may ever go by it. A
+ * tracker that dies from now on loses what it held, as without a journal.
+ * The run's lock stays held. */
+static void journal_failed(int err)
+{
+    if (rec.fd < 0) {
+        return;
+    }
+    rt__diag_journal_failed(err);
+    if (args.dir >= 0) {
+        (void)unlinkat(args.dir, journal_name, 0);
+    }
+    if (rec.fd != lock_fd) {
+        rt__fd_close(rec.fd);
+    }
+    rec.fd = -1;
+}
+
+/* Appends a meta line; a failure ends the journal (journal_failed). */
+static void journal_meta(const char *line, size_t n)
+{
+    if (rec.fd < 0) {
+        return;
+    }
+    int r = rt__recorder_meta(&rec, line, n);
+    if (r < 0 && r != -ENAMETOOLONG) {
+        journal_failed(-r);
+    }
+}
+
 static void write_info(int run)
 {
     static char line[512];
@@ -353,7 +386,7 @@ static void write_info(int run)
     if (run) {
         n = rt__recorder_run_line(&info, line, sizeof(line));
         if (n > 0) {
-            (void)rt__recorder_meta(&rec, line, (size_t)n);
+            journal_meta(line, (size_t)n);
         }
     }
     info.tracker_pid = (uint64_t)getpid();
@@ -361,7 +394,7 @@ static void write_info(int run)
     info.tracker_time = wall_seconds();
     n = rt__recorder_tracker_line(&info, line, sizeof(line));
     if (n > 0) {
-        (void)rt__recorder_meta(&rec, line, (size_t)n);
+        journal_meta(line, (size_t)n);
     }
 }
 
@@ -458,10 +491,7 @@ static ssize_t take(enum rt_src s)
         if (n == -EAGAIN) {
             return 0;
         }
-        /* The journal cannot take more (its file system is full, say): go
-         * on without it. The run's lock stays held. */
-        rt__diag_journal_failed((int)-n);
-        rec.fd = -1;
+        journal_failed((int)-n);
     }
     ssize_t n = rt__fd_read(src_fd[s], inbuf, sizeof(inbuf));
     if (n == -EAGAIN) {
@@ -493,7 +523,12 @@ static void settle(enum rt_src s)
         queued > 0) {
         return;
     }
-    (void)rt__recorder_empty_segment(&rec, other);
+    if (rec.fd >= 0) {
+        int r = rt__recorder_empty_segment(&rec, other);
+        if (r < 0) {
+            journal_failed(-r);
+        }
+    }
     rt__ledger_segment_end(&ledger, other);
 }
 
@@ -676,7 +711,7 @@ static void journal_path(const char *op, unsigned type,
     }
     ssize_t n = rt__jline_end(&l);
     if (n > 0) {
-        (void)rt__recorder_meta(&rec, l.buf, (size_t)n);
+        journal_meta(l.buf, (size_t)n);
     }
 }
 

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -16,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -682,6 +685,120 @@ static void real_journal_cut_anywhere(void **state)
     }
 }
 
+/* ---- a state directory that fills up ------------------------------------ */
+
+struct full_args {
+    struct rt_test *t;
+    const char *dir; /* an empty folder the host mounts a small tmpfs on */
+};
+
+static int journal_present(const char *state)
+{
+    DIR *d = opendir(state);
+    if (d == NULL) {
+        return -1;
+    }
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        n += strstr(e->d_name, ".journal") != NULL;
+    }
+    closedir(d);
+    return n;
+}
+
+/* In a mount namespace of its own, with its state directory on a 16 KiB
+ * tmpfs: creates segments until the journal cannot take more, then goes
+ * on. */
+static int full_host(void *arg, int w)
+{
+    const struct full_args *a = arg;
+    if (unshare(CLONE_NEWNS) < 0 ||
+        mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+        mount("rt-test", a->dir, "tmpfs", 0, "size=16k,mode=0700") < 0) {
+        proc_say(w, "skip %d", errno);
+        return 0;
+    }
+    char state[256];
+    snprintf(state, sizeof(state), "%s/state", a->dir);
+    if (mkdir(state, 0700) < 0 || setenv("RESOURCE_TRACKER_DIR", state, 1)) {
+        return 91;
+    }
+    RT_CHECK(w, rt_ensure_running(), 0, 0);
+    RT_CHECK_EQ(w, journal_present(state), 1);
+    char name[128];
+    int made = 0;
+    int gone = 0;
+    double end = proc_now() + proc_scaled(30);
+    while (!gone && made < 5000 && proc_now() < end) {
+        snprintf(name, sizeof(name), "%s-f%d", a->t->prefix, made);
+        int fd = rt_shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+        RT_CHECK(w, fd >= 0, 1, 0);
+        if (fd < 0) {
+            break;
+        }
+        close(fd);
+        made++;
+        /* The tracker takes the lines a moment later. */
+        for (int i = 0; i < 20 && !gone; i++) {
+            gone = journal_present(state) == 0;
+            if (made % 50 != 0) {
+                break;
+            }
+            struct timespec ms = {0, 5000000L};
+            nanosleep(&ms, NULL);
+        }
+    }
+    RT_CHECK_EQ(w, gone, 1);
+    /* The tracker goes on without it: a withdrawal, more names. */
+    snprintf(name, sizeof(name), "%s-f0", a->t->prefix);
+    RT_CHECK(w, rt_shm_unlink(name), 0, 0);
+    snprintf(name, sizeof(name), "%s-after", a->t->prefix);
+    int fd = rt_shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+    RT_CHECK(w, fd >= 0, 1, 0);
+    if (fd >= 0) {
+        close(fd);
+    }
+    RT_CHECK_EQ(w, journal_present(state), 0);
+    proc_say(w, "pid %ld", (long)rt_tracker_pid());
+    return rt_test_failures;
+}
+
+/* A journal that cannot take more no longer says what the run holds: it
+ * is removed at once (so that no sweep goes by it), said once, and the
+ * tracker goes on and cleans up at the end as without a journal. Needs
+ * the right to mount (root); skipped otherwise. */
+static void full_state_dir_drops_the_journal(void **state)
+{
+    struct rt_test *t = *state;
+    char dir[] = "/tmp/rt-test-full-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct full_args a = {t, dir};
+    int rfd;
+    pid_t host = rt_test_fork(t, full_host, &a, &rfd);
+    char line[256];
+    ssize_t n = rt_test_read_line(rfd, line, sizeof(line), 60);
+    if (n > 0 && strncmp(line, "skip", 4) == 0) {
+        rt_test_expect_clean_exit(t, host, rfd, 20);
+        rmdir(dir);
+        skip();
+    }
+    long tracker = n > 4 && strncmp(line, "pid ", 4) == 0
+                       ? strtol(line + 4, NULL, 10)
+                       : -1;
+    if (tracker <= 0) {
+        fail_msg("host said '%s'; stderr:\n%s", n > 0 ? line : "",
+                 rt_test_stderr(t));
+    }
+    rt_test_track(t, (pid_t)tracker);
+    rt_test_expect_clean_exit(t, host, rfd, 20);
+    int st = rt_test_wait_pid((pid_t)tracker, 30);
+    assert_true(st != -1 && WIFEXITED(st));
+    assert_int_equal(
+        rt_test_count(rt_test_stderr(t), "the journal cannot be written"), 1);
+    assert_int_equal(rt_test_count_prefix(t->prefix), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -692,6 +809,7 @@ int main(void)
         RT_TEST(damaged_journals_never_cost_other_names),
         RT_TEST(garbage_journal_costs_nothing),
         RT_TEST(real_journal_cut_anywhere),
+        RT_TEST(full_state_dir_drops_the_journal),
     };
     return RT_RUN(tests);
 }
