@@ -110,6 +110,11 @@ static const char *fake_name(char *name, const struct config *cfg, int w,
                              long i)
 {
     const char *rtype = fake_rtypes[i % 3];
+    /* A path's component holds NAME_MAX bytes at most, so the long shapes
+     * are names of the other types. */
+    if (strcmp(rtype, RT_FILE) == 0 && i % 16 >= 12) {
+        rtype = RT_SEMAPHORE;
+    }
     size_t len =
         (size_t)snprintf(name, NAME_CAP, "%s-w%d-n%ld-", cfg->prefix, w, i);
     switch (i % 16) {
