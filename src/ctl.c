@@ -167,7 +167,7 @@ static int call(uint64_t dev, uint64_t ino, const char *req, size_t len,
     struct sockaddr_un sa;
     socklen_t salen = make_addr(&sa, dev, ino);
     if (ms > 0) {
-        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+        struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
         (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     }
     int r;

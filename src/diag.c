@@ -87,7 +87,7 @@ void rt__diag_no_journal(const char *why)
     size_t len = sizeof(head) - 1;
     memcpy(text, head, sizeof(head));
     size_t room = sizeof(text) - sizeof(head) - sizeof(tail);
-    for (size_t i = 0; why[i] != '\0' && i < room; i++) {
+    for (size_t i = 0; i < room && why[i] != '\0'; i++) {
         text[len++] = why[i];
     }
     memcpy(text + len, tail, sizeof(tail));
