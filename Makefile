@@ -475,7 +475,7 @@ $(FUZZ): tests/fuzz-wire.c src/wire.c src/registry.c src/slab.c src/diag.c \
 $(FUZZ_JOURNAL): tests/fuzz-journal.c src/journal.c src/recorder.c \
                  src/ledger.c src/registry.c src/slab.c src/wire.c \
                  src/rtypes.c src/rawipc.c src/rmtree.c src/pathres.c \
-                 src/fdio.c src/diag.c $(GEN)/errtab.c
+                 src/objects.c src/fdio.c src/diag.c $(GEN)/errtab.c
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
 	$(Q)clang $(FUZZ_FLAGS) -Wl,--wrap=mmap -Wl,--wrap=munmap \

@@ -527,6 +527,14 @@ static int ensure_locked(void)
         if (tracker_alive() == 1) {
             return 0;
         }
+        if (!fds_still_ours()) {
+            /* This process closed them itself (closefrom, close_range):
+             * no pipe to take over, and maybe someone else's file on the
+             * numbers. A tracker of our own, silently. */
+            forget();
+            handle.env_checked = 1;
+            return start_fresh();
+        }
         return revive();
     }
     if (!handle.env_checked) {
@@ -589,6 +597,7 @@ static int write_private(int fd, _Atomic uint32_t *alive, const char *msg,
 
 static int send_msg(const char *msg, size_t len)
 {
+    int saved = errno;
     for (int attempt = 0;; attempt++) {
         unsigned gen = atomic_load_explicit(&handle.gen, memory_order_acquire);
         int fd = atomic_load_explicit(&handle.fd, memory_order_acquire);
@@ -604,8 +613,16 @@ static int send_msg(const char *msg, size_t len)
         } else if (fd >= 0) {
             r = rt__fd_write_msg(fd, msg, len);
         }
+        if (r == 0 && attempt > 0) {
+            errno = saved; /* the failures on the way were ours */
+        }
         if (r == 0 || (r != -EPIPE && r != -EBADF) || attempt == 2) {
             return r;
+        }
+        if (r == -EBADF) {
+            /* Our descriptor was closed under us (by this process: a
+             * closefrom): have the descriptors checked before any use. */
+            atomic_store_explicit(&handle.check_fds, 1, memory_order_relaxed);
         }
         r = recover(gen);
         if (r < 0) {

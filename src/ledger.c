@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "objects.h"
 #include "rtypes.h"
 
 static uint64_t pending_seed(uint64_t seed, int src)
@@ -184,6 +185,22 @@ static void do_identify(struct rt_ledger *l, unsigned t, const struct rt_msg *m)
     if (e == NULL) {
         /* Withdrawn already: the creation failed or was undone. */
         return;
+    }
+    const struct rt_entry_ext *old = rt__registry_ext(e);
+    if (old != NULL && (old->dev != 0 || old->ino != 0) &&
+        (old->dev != m->dev || old->ino != m->ino)) {
+        /* Two creations of the name told their identities, this one read
+         * last. Its writer may have been slow: its object unlinked since,
+         * and the name given to the object whose identity we hold, whose
+         * creator's message overtook this one. Then this identity is of
+         * nothing any more, and taking it would make the cleanup leave the
+         * object the run created last. The name's object now decides. */
+        uint64_t dev;
+        uint64_t ino;
+        if (rt__object_identity(t, (const char *)e->name, &dev, &ino) == 0 &&
+            dev == old->dev && ino == old->ino) {
+            return;
+        }
     }
     struct rt_entry_ext x = {m->dev, m->ino, 0, 0, (int32_t)m->pid, -1};
     if (rt__registry_set_ext(&l->reg, &e, &x) < 0) {

@@ -764,6 +764,98 @@ static void child_reusing_tracker_numbers_gets_its_own(void **state)
     assert_int_equal(st.st_size, 0);
 }
 
+/* The process itself closes the library's descriptors after its first
+ * call (closefrom, close_range; a sandbox), nothing on their numbers: its
+ * next call must not fail with EBADF for ever, but start a tracker of its
+ * own, silently, whether or not the first run goes on (KEEPER: a fork
+ * child holds it). */
+struct closer_args {
+    const char *name;
+    int keeper;
+};
+
+static int closer_host(void *arg, int w)
+{
+    const struct closer_args *a = arg;
+    unsigned char before[128];
+    unsigned char after[128];
+    list_fds(before);
+    RT_CHECK(w, rt_ensure_running(), 0, 0);
+    list_fds(after);
+    pid_t first = rt_tracker_pid();
+    if (a->keeper) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            rt_test_hang();
+        }
+        proc_say(w, "child %ld", (long)pid);
+    }
+    proc_say(w, "first %ld", (long)first);
+    int closed = 0;
+    for (int fd = 3; fd < 1024; fd++) {
+        if ((after[fd / 8] & ~before[fd / 8]) & (1u << (fd % 8))) {
+            close(fd);
+            closed++;
+        }
+    }
+    RT_CHECK_EQ(w, closed >= 3, 1);
+    if (!a->keeper) {
+        /* The first tracker saw its last writer go: let it end. */
+        double end = proc_now() + proc_scaled(20);
+        while (rt_test_alive(first) && proc_now() < end) {
+            usleep(10000);
+        }
+        RT_CHECK_EQ(w, rt_test_alive(first), 0);
+    }
+    int fd = rt_shm_open(a->name, O_CREAT | O_EXCL | O_RDWR, 0600);
+    RT_CHECK_EQ(w, fd >= 0, 1);
+    RT_CHECK_EQ(w, rt_tracker_pid() != first && rt_tracker_pid() > 0, 1);
+    say_tracker(w, (long)rt_tracker_pid());
+    rt_test_hang();
+}
+
+static void run_closer(struct rt_test *t, int keeper)
+{
+    char name[96];
+    struct closer_args a = {rt_test_name(t, name, sizeof(name), "closer"),
+                            keeper};
+    int rfd;
+    pid_t host = rt_test_fork(t, closer_host, &a, &rfd);
+    assert_true(host > 0);
+    long child = -1;
+    if (keeper) {
+        child = read_key(rfd, "child");
+        assert_true(child > 0);
+        rt_test_track(t, (pid_t)child);
+    }
+    long first = read_key(rfd, "first");
+    assert_true(first > 0);
+    rt_test_track(t, (pid_t)first);
+    long tracker = read_key(rfd, "pid");
+    close(rfd);
+    assert_true(tracker > 0 && tracker != first);
+    rt_test_track(t, (pid_t)tracker);
+    assert_true(rt_test_shm_exists(name));
+    kill(host, SIGKILL);
+    assert_int_equal(tracker_status(t, (pid_t)tracker), 1);
+    assert_false(rt_test_shm_exists(name));
+    if (keeper) {
+        kill((pid_t)child, SIGKILL);
+        assert_int_equal(tracker_status(t, (pid_t)first), 0);
+    }
+    assert_int_equal(rt_test_count(rt_test_stderr(t), "relaunching"), 0);
+}
+
+static void closing_own_descriptors_gets_a_tracker(void **state)
+{
+    run_closer(*state, 0);
+}
+
+static void closing_own_descriptors_while_run_goes_on(void **state)
+{
+    run_closer(*state, 1);
+}
+
 /* ---- item 10: a daemon must not keep its caller's stderr pipe ---- */
 
 static int daemonizing_host(const char *name, int w)
@@ -1164,6 +1256,8 @@ int main(int argc, char **argv)
         RT_TEST(closed_standard_streams),
         RT_TEST(daemon_closing_everything_gets_a_tracker),
         RT_TEST(child_reusing_tracker_numbers_gets_its_own),
+        RT_TEST(closing_own_descriptors_gets_a_tracker),
+        RT_TEST(closing_own_descriptors_while_run_goes_on),
         RT_TEST(daemon_releases_callers_stderr),
         RT_TEST(foreign_tracker_gets_only_what_cpython_reads),
         RT_TEST(child_type_unknown_to_adopted_tracker),

@@ -41,9 +41,21 @@ int __real_rt__client_identify(const char *name, const char *rtype, dev_t dev,
 int __wrap_rt__client_identify(const char *name, const char *rtype, dev_t dev,
                                ino_t ino);
 
+/* When set (in a child that a test holds back), each identity waits here
+ * after its object was created and before it is sent: the child says "c"
+ * on GATE_SAY, then waits for a byte on GATE_WAIT. */
+static int gate_say = -1;
+static int gate_wait = -1;
+
 int __wrap_rt__client_identify(const char *name, const char *rtype, dev_t dev,
                                ino_t ino)
 {
+    if (gate_say >= 0) {
+        char c = 'c';
+        if (write(gate_say, &c, 1) != 1 || read(gate_wait, &c, 1) != 1) {
+            _exit(3);
+        }
+    }
     if (ncalls < CALLS_MAX) {
         struct identify_call *c = &calls[ncalls];
         snprintf(c->name, sizeof(c->name), "%s", name);
@@ -345,12 +357,90 @@ static void names_without_getrandom(void **state)
     rt_test_expect_clean_exit(t, pid, rfd, 20);
 }
 
+/* ---- an identity that comes late ---- */
+
+struct late_plan {
+    const char *shm;
+    const char *sem;
+};
+
+static int create(const char *name, int sem)
+{
+    if (sem) {
+        sem_t *s = rt_sem_open(name, O_CREAT | O_EXCL, 0600, 1);
+        return s == SEM_FAILED ? -1 : sem_close(s);
+    }
+    int fd = rt_shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+    return fd < 0 ? -1 : close(fd);
+}
+
+/* A worker creates NAME and is held back before it sends the identity of
+ * what it created; meanwhile the host unlinks that object and creates the
+ * name again, with its own identity sent at once. The worker's identity,
+ * read last, is of an object that no longer has the name: the tracker
+ * must keep the host's, and remove the host's object at the end. */
+static int late_one(int w, const char *name, int sem)
+{
+    int say[2];
+    int wait_for[2];
+    if (pipe(say) < 0 || pipe(wait_for) < 0) {
+        RT_CHECK_EQ(w, -1, 0);
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        gate_say = say[1];
+        gate_wait = wait_for[0];
+        _exit(create(name, sem) == 0 ? 0 : 1);
+    }
+    char c;
+    RT_CHECK_EQ(w, read(say[0], &c, 1), 1);
+    RT_CHECK(w, sem ? rt_sem_unlink(name) : rt_shm_unlink(name), 0, 0);
+    RT_CHECK(w, create(name, sem), 0, 0);
+    RT_CHECK_EQ(w, write(wait_for[1], "g", 1), 1);
+    int st = -1;
+    RT_CHECK_EQ(w, waitpid(pid, &st, 0), pid);
+    RT_CHECK_EQ(w, st, 0);
+    close(say[0]);
+    close(say[1]);
+    close(wait_for[0]);
+    close(wait_for[1]);
+    return 0;
+}
+
+static int late_host(void *arg, int w)
+{
+    const struct late_plan *p = arg;
+    RT_CHECK(w, rt_ensure_running(), 0, 0);
+    late_one(w, p->shm, 0);
+    late_one(w, p->sem, 1);
+    if (rt_test_failures == 0) {
+        proc_say(w, "pid %ld", (long)rt_tracker_pid());
+    }
+    rt_test_hang();
+}
+
+static void late_identity_of_an_unlinked_object_is_ignored(void **state)
+{
+    struct rt_test *t = *state;
+    char shm[128];
+    char sem[128];
+    struct late_plan p = {rt_test_name(t, shm, sizeof(shm), "shm"),
+                          rt_test_name(t, sem, sizeof(sem), "sem")};
+    int status = rt_test_run_killed(t, late_host, &p);
+    assert_int_equal(rt_test_shm_exists(p.shm), 0);
+    assert_int_equal(rt_test_sem_exists(p.sem), 0);
+    assert_int_equal(status, 1);
+    assert_int_equal(rt_test_count(rt_test_stderr(t), "another object"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         RT_TEST(identity_hook_hears_of_each_creation_once),
         RT_TEST(taken_temporary_names_are_stepped_around),
         RT_TEST(names_without_getrandom),
+        RT_TEST(late_identity_of_an_unlinked_object_is_ignored),
     };
     return RT_RUN(tests);
 }
