@@ -28,6 +28,24 @@ enum {
 };
 #define MARKS (MARK_LEAVE | MARK_DROP | MARK_FAILED | MARK_NOT_HERE)
 
+/* Lines about single names a cleanup prints: a run of millions of names,
+ * swept into the stderr of some unrelated program, must not flood it. */
+#define NAME_LINES_MAX 1000
+
+static unsigned name_lines; /* printed in this cleanup */
+static unsigned name_lines_muted;
+
+/* Whether a line about one name may still be printed. */
+static int may_say(void)
+{
+    if (name_lines < NAME_LINES_MAX) {
+        name_lines++;
+        return 1;
+    }
+    name_lines_muted++;
+    return 0;
+}
+
 static const char *const not_here[] = {
     "not removed",
     ("not removed: the name now refers to another object than the one "
@@ -144,7 +162,9 @@ static int settle(unsigned t, struct rt_entry *e,
     int d = o->decide != NULL ? o->decide(o->ctx, e, &why) : RT_CLEANUP_GO;
     if (d == 0) {
         e->flags |= MARK_LEAVE;
-        rt__diag_left(e->name, e->len, why != NULL ? why : "in use");
+        if (may_say()) {
+            rt__diag_left(e->name, e->len, why != NULL ? why : "in use");
+        }
         if (o->outcome != NULL) {
             o->outcome(o->ctx, e, RT_CLEANUP_LEFT, 0, why);
         }
@@ -190,10 +210,14 @@ static void report(const struct rt_entry *e, const struct rt_cleanup_opts *o,
     if (what == RT_CLEANUP_DROPPED) {
         res->dropped++;
         why = why != NULL ? why : not_here[0];
-        rt__diag_dropped(e->name, e->len, why);
+        if (may_say()) {
+            rt__diag_dropped(e->name, e->len, why);
+        }
     } else if (what == RT_CLEANUP_FAILED) {
         res->failed++;
-        rt__diag_cleanup_failed(e->name, e->len, err);
+        if (may_say()) {
+            rt__diag_cleanup_failed(e->name, e->len, err);
+        }
     } else {
         res->cleaned++;
     }
@@ -243,6 +267,8 @@ void rt__cleanup_run(struct rt_ledger *l, const struct rt_cleanup_opts *o,
                      struct rt_cleanup_result *ret)
 {
     struct rt_cleanup_result res = {0, 0, 0, 0};
+    name_lines = 0;
+    name_lines_muted = 0;
     /* Each removal from /dev/shm then walks one component, not three. */
     int held = rt__objects_hold_shm() == 0;
     unsigned n = rt__rtypes_count();
@@ -253,6 +279,9 @@ void rt__cleanup_run(struct rt_ledger *l, const struct rt_cleanup_opts *o,
     }
     if (held) {
         rt__objects_release_shm();
+    }
+    if (name_lines_muted > 0) {
+        rt__diag_names_muted(name_lines_muted);
     }
     *ret = res;
 }

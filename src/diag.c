@@ -219,6 +219,15 @@ void rt__diag_dropped(const unsigned char *name, size_t len, const char *why)
     flush();
 }
 
+void rt__diag_names_muted(unsigned count)
+{
+    puts_(PREFIX);
+    put_num(count);
+    puts_(" more names left in place, not removed or failed to clean up: "
+          "not shown");
+    flush();
+}
+
 void rt__diag_journal_failed(int err)
 {
     puts_(PREFIX "the journal cannot be written ([Errno ");

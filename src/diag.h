@@ -63,6 +63,8 @@ void rt__diag_leaks_end(const char *suffix);
  * good: gone, or not the run's object any more). */
 void rt__diag_left(const unsigned char *name, size_t len, const char *why);
 void rt__diag_dropped(const unsigned char *name, size_t len, const char *why);
+/* "N more names left in place, not removed or failed: not shown". */
+void rt__diag_names_muted(unsigned count);
 
 /* The journal could not be written (its file system is full, say): the
  * tracker goes on without it. */

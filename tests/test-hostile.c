@@ -799,6 +799,57 @@ static void full_state_dir_drops_the_journal(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* ---- a swept run of many names ------------------------------------------ */
+
+/* A dead run of 1,500 names already gone, swept: one line for each of the
+ * first 1,000, then one line for the rest, so that a sweep cannot flood the
+ * stderr of whatever program's guardian runs it. */
+static void sweep_of_many_names_says_at_most_a_thousand(void **state)
+{
+    struct rt_test *t = *state;
+    enum { NAMES = 1500 };
+    struct jbuf j = {0, ""};
+    run_record(&j);
+    size_t cap = (size_t)NAMES * 160;
+    char *body = malloc(cap);
+    assert_non_null(body);
+    size_t len = 0;
+    for (int i = 0; i < NAMES; i++) {
+        char suffix[16];
+        char name[128];
+        snprintf(suffix, sizeof(suffix), "g%d", i);
+        char l[256];
+        reg_line(l, sizeof(l), rt_test_name(t, name, sizeof(name), suffix));
+        size_t n = strlen(l);
+        memcpy(body + len, l, n);
+        len += n;
+    }
+    char path[512];
+    snprintf(path, sizeof(path), "%s/pipe-2-4242.journal", t->statedir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    char hdr[32];
+    int hn = snprintf(hdr, sizeof(hdr), "B %010zu\n", len);
+    assert_int_equal(write(fd, j.data, j.len), (ssize_t)j.len);
+    assert_int_equal(write(fd, hdr, (size_t)hn), hn);
+    assert_int_equal(write(fd, body, len), (ssize_t)len);
+    close(fd);
+    free(body);
+    const char *sweep[] = {"sweep", NULL};
+    int status = rt_test_cli(t, sweep, out, sizeof(out), 60);
+    const char *err = rt_test_stderr(t);
+    if (status != 0) {
+        fail_msg("status %d;\nstdout:\n%.3000s\nstderr:\n%.3000s", status, out,
+                 err);
+    }
+    assert_int_equal(rt_test_count(err, ": not removed: already gone"), 1000);
+    expect_text(err, "resource_tracker: 500 more names left in place, not "
+                     "removed or failed to clean up: not shown");
+    /* The command's own report (stdout) names every one. */
+    assert_int_equal(rt_test_count(out, "already gone"), NAMES);
+    assert_false(file_exists(path));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -810,6 +861,7 @@ int main(void)
         RT_TEST(garbage_journal_costs_nothing),
         RT_TEST(real_journal_cut_anywhere),
         RT_TEST(full_state_dir_drops_the_journal),
+        RT_TEST(sweep_of_many_names_says_at_most_a_thousand),
     };
     return RT_RUN(tests);
 }
