@@ -28,17 +28,20 @@ enum {
 };
 #define MARKS (MARK_LEAVE | MARK_DROP | MARK_FAILED | MARK_NOT_HERE)
 
-/* Lines about single names a cleanup prints: a run of millions of names,
- * swept into the stderr of some unrelated program, must not flood it. */
+/* Lines about single names a sweep prints: a run of millions of names,
+ * swept into the stderr of some unrelated program, must not flood it. A
+ * tracker's own shutdown says every one (API.md), on its own program's
+ * stderr. */
 #define NAME_LINES_MAX 1000
 
 static unsigned name_lines; /* printed in this cleanup */
 static unsigned name_lines_muted;
+static int capped; /* a sweep (a cleanup that decides) */
 
 /* Whether a line about one name may still be printed. */
 static int may_say(void)
 {
-    if (name_lines < NAME_LINES_MAX) {
+    if (!capped || name_lines < NAME_LINES_MAX) {
         name_lines++;
         return 1;
     }
@@ -269,6 +272,7 @@ void rt__cleanup_run(struct rt_ledger *l, const struct rt_cleanup_opts *o,
     struct rt_cleanup_result res = {0, 0, 0, 0};
     name_lines = 0;
     name_lines_muted = 0;
+    capped = o->decide != NULL;
     /* Each removal from /dev/shm then walks one component, not three. */
     int held = rt__objects_hold_shm() == 0;
     unsigned n = rt__rtypes_count();
