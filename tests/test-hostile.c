@@ -713,7 +713,7 @@ static int full_host(void *arg, int w)
 {
     const struct full_args *a = arg;
     if (unshare(CLONE_NEWNS) < 0 ||
-        mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+        mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
         mount("rt-test", a->dir, "tmpfs", 0, "size=16k,mode=0700") < 0) {
         proc_say(w, "skip %d", errno);
         return 0;

@@ -143,7 +143,7 @@ static int pidns_host(void *arg, int w)
 {
     const struct pidns_args *a = arg;
     if (unshare(CLONE_NEWPID | CLONE_NEWNS) < 0 ||
-        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+        mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) {
         proc_say(w, "unshare: %s", strerror(errno));
         return 90;
     }
