@@ -50,44 +50,12 @@ int cli_state_dir(char *path, size_t len)
     return fd;
 }
 
-/* One UTF-8 sequence at S (N bytes left): its length, or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp;
-    uint32_t min;
-    if (c < 0x80) {
-        return 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-        len = 2, cp = c & 0x1Fu, min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3, cp = c & 0x0Fu, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4, cp = c & 0x07u, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len) {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            return 0;
-        }
-        cp = (cp << 6) | (s[i] & 0x3Fu);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-        return 0;
-    }
-    return len;
-}
-
 void cli_json_string(FILE *out, const unsigned char *name, size_t len)
 {
     fputc('"', out);
     for (size_t i = 0; i < len;) {
-        size_t n = utf8_len(name + i, len - i);
+        uint32_t cp;
+        size_t n = rt__diag_utf8_decode(name + i, len - i, &cp);
         unsigned char c = name[i];
         if (n == 0) {
             fprintf(out, "\\udc%02x", c);

@@ -474,6 +474,22 @@ static int revive(void)
  * variable naming a closed descriptor and start a tracker of its own. So
  * the whole tree of `resourcetracker run` (and of a child prepared with
  * rt_spawn_prepare) shares one tracker, however it starts its programs. */
+/* An adopted public pipe: what its tracker reads, asked on its control
+ * socket; one that does not answer (CPython's) gets what every CPython
+ * tracker reads. */
+static void publish_adopted(void)
+{
+    uint64_t accept = ACCEPT_FOREIGN | CPYTHON_TYPES;
+    int afd = -1;
+    int reads_a;
+    if (hello(&accept, &afd, &reads_a) < 0) {
+        accept = ACCEPT_FOREIGN | CPYTHON_TYPES;
+        handle.pid = -1;
+    }
+    rt__fd_close(afd);
+    publish(NULL, accept);
+}
+
 static int adopt_env(void)
 {
     int orphaned;
@@ -496,15 +512,7 @@ static int adopt_env(void)
         forget();
         return -1;
     }
-    uint64_t accept = ACCEPT_FOREIGN | CPYTHON_TYPES;
-    int afd = -1;
-    int reads_a;
-    if (hello(&accept, &afd, &reads_a) < 0) {
-        accept = ACCEPT_FOREIGN | CPYTHON_TYPES;
-        handle.pid = -1;
-    }
-    rt__fd_close(afd);
-    publish(NULL, accept);
+    publish_adopted();
     return 0;
 }
 
@@ -832,15 +840,7 @@ int rt_setfd(int fd)
         handle.b_w = fd;
         identity(fd, &handle.b_dev, &handle.b_ino);
         handle.pid = -1;
-        uint64_t accept = ACCEPT_FOREIGN | CPYTHON_TYPES;
-        int afd = -1;
-        int reads_a;
-        if (hello(&accept, &afd, &reads_a) < 0) {
-            accept = ACCEPT_FOREIGN | CPYTHON_TYPES;
-            handle.pid = -1;
-        }
-        rt__fd_close(afd);
-        publish(NULL, accept);
+        publish_adopted();
     }
     unlock(cs);
     return fail(r);

@@ -279,11 +279,7 @@ static int printable(uint32_t cp)
     return (cp & 0xFFFE) != 0xFFFE;
 }
 
-/* Decodes one UTF-8 sequence at S (N bytes left). Returns its length and the
- * code point, or 0 when the bytes there are not valid UTF-8 (overlong forms,
- * surrogates and values past U+10FFFF included), as Python's strict decoder
- * judges them. */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *ret_cp)
+size_t rt__diag_utf8_decode(const unsigned char *s, size_t n, uint32_t *ret_cp)
 {
     unsigned char c = s[0];
     size_t len;
@@ -353,7 +349,7 @@ int rt__diag_repr(char *buf, size_t cap, size_t *pos, const unsigned char *name,
     int r = append(buf, cap, &p, &quote, 1);
     for (size_t i = 0; i < len && r == 0;) {
         uint32_t cp;
-        size_t n = utf8_decode(name + i, len - i, &cp);
+        size_t n = rt__diag_utf8_decode(name + i, len - i, &cp);
         if (n == 0) {
             /* surrogateescape maps each undecodable byte to U+DC80..DCFF. */
             r = append_escape(buf, cap, &p, 'u', 0xDC00u | name[i], 4);

@@ -5,6 +5,7 @@
 #define RT_DIAG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define RT_ERRTAB_SIZE 256
 
@@ -73,6 +74,12 @@ void rt__diag_journal_failed(int err);
 /* "resource_tracker: WHAT" with the rest of the line: for the state
  * directory and journal warnings of the sweep. TEXT2 may be NULL. */
 void rt__diag_note(const char *text, const char *text2);
+
+/* Decodes one UTF-8 sequence at S (N bytes left). Returns its length and the
+ * code point, or 0 when the bytes there are not valid UTF-8 (overlong forms,
+ * surrogates and values past U+10FFFF included), as Python's strict decoder
+ * judges them. */
+size_t rt__diag_utf8_decode(const unsigned char *s, size_t n, uint32_t *ret_cp);
 
 /* Appends Python's repr() of the bytes NAME (decoded as UTF-8 with
  * surrogateescape) to BUF, which has room for CAP bytes, at *POS. Returns 0,

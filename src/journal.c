@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "decimal.h"
 #include "wire.h"
 
 void rt__journal_header(char *buf, char kind, uint64_t len)
@@ -68,12 +69,7 @@ static void put(struct rt_jline *l, const char *s, size_t n)
 static void put_u64(struct rt_jline *l, uint64_t v)
 {
     char d[20];
-    size_t i = sizeof(d);
-    do {
-        d[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    put(l, d + i, sizeof(d) - i);
+    put(l, d, (size_t)(rt__put_decimal(d, v) - d));
 }
 
 static void put_key(struct rt_jline *l, const char *key)

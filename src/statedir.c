@@ -18,6 +18,7 @@
 
 #include <sys/syscall.h>
 
+#include "decimal.h"
 #include "fdio.h"
 
 static const char *env(const char *name)
@@ -119,18 +120,6 @@ int rt__state_open_dir(const char *path, char *why, size_t whylen)
     return r;
 }
 
-static char *put_u64(char *o, uint64_t v)
-{
-    char d[20];
-    size_t i = sizeof(d);
-    do {
-        d[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    memcpy(o, d + i, sizeof(d) - i);
-    return o + (sizeof(d) - i);
-}
-
 static void make_name(char *buf, size_t len, const char *head, uint64_t dev,
                       uint64_t ino, const uint64_t *serial)
 {
@@ -138,12 +127,12 @@ static void make_name(char *buf, size_t len, const char *head, uint64_t dev,
     char *o = tmp;
     memcpy(o, head, strlen(head));
     o += strlen(head);
-    o = put_u64(o, dev);
+    o = rt__put_decimal(o, dev);
     *o++ = '-';
-    o = put_u64(o, ino);
+    o = rt__put_decimal(o, ino);
     if (serial != NULL) {
         *o++ = '-';
-        o = put_u64(o, *serial);
+        o = rt__put_decimal(o, *serial);
     }
     memcpy(o, ".journal", 9);
     size_t n = strlen(tmp);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "decimal.h"
 #include "diag.h"
 #include "fdio.h"
 #include "idset.h"
@@ -252,15 +253,7 @@ static void run_suffix(char *buf, size_t cap)
     size_t n = sizeof(head) - 1;
     memcpy(o, head, n);
     o += n;
-    char d[24];
-    size_t i = sizeof(d);
-    uint64_t v = info.tracker_pid;
-    do {
-        d[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    memcpy(o, d + i, sizeof(d) - i);
-    o += sizeof(d) - i;
+    o = rt__put_decimal(o, info.tracker_pid);
     memcpy(o, " started ", 9);
     o += 9;
     uint64_t t = info.tracker_time != 0 ? info.tracker_time : info.time;

@@ -37,6 +37,7 @@
 #include "alive.h"
 #include "cleanup.h"
 #include "ctl.h"
+#include "decimal.h"
 #include "diag.h"
 #include "fdio.h"
 #include "guardian.h"
@@ -892,15 +893,7 @@ static int holder_visit(void *ctx, pid_t pid, int fd, uint64_t dev,
             char *o = path;
             memcpy(o, "/proc/", 6);
             o += 6;
-            char d[12];
-            size_t i = sizeof(d);
-            unsigned v = (unsigned)pid;
-            do {
-                d[--i] = (char)('0' + v % 10);
-                v /= 10;
-            } while (v != 0);
-            memcpy(o, d + i, sizeof(d) - i);
-            o += sizeof(d) - i;
+            o = rt__put_decimal(o, (uint64_t)pid);
             memcpy(o, "/fd/2", 6);
             if (stat(path, &st) == 0 && st.st_dev == err_st.st_dev &&
                 st.st_ino == err_st.st_ino) {

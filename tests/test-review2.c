@@ -283,25 +283,34 @@ static void pid1_killed_leaves_it_to_the_sweep(void **state)
                            1};
     int st = run_pidns(t, &a);
     assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-    /* The kernel killed the tracker with its namespace: nothing was
-     * cleaned up, the journal holds it all. */
-    assert_int_equal(ns_count(prefix), NS_SEGMENTS);
-    assert_int_equal(journals(t->statedir), 1);
+    /* The kernel kills the namespace's other processes once its init is
+     * gone. The tracker, whose last writer was init, may see end-of-file
+     * and clean up some or all before its own SIGKILL lands (rarely); what
+     * it did not, the journal holds. */
+    int left = ns_count(prefix);
+    assert_true(left >= 0 && left <= NS_SEGMENTS);
+    if (left > 0) {
+        assert_int_equal(journals(t->statedir), 1);
+    }
     char ns[64] = "";
     assert_true(readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1) > 0);
     if (strcmp(ns, INIT_PIDNS) != 0) {
         /* From a namespace that cannot see the run's, the sweep leaves
          * everything for a sweeper that can. */
-        assert_int_equal(run_sweep(t), 1);
-        assert_int_equal(ns_count(prefix), NS_SEGMENTS);
+        assert_int_equal(run_sweep(t), left > 0 ? 1 : 0);
+        assert_int_equal(ns_count(prefix), left);
         return;
     }
     assert_int_equal(run_sweep(t), 0);
     assert_int_equal(ns_count(prefix), 0);
     assert_int_equal(journals(t->statedir), 0);
     const char *out = rt_test_stderr(t);
-    assert_non_null(strstr(out, "There appear to be 3 leaked shared_memory "
-                                "objects"));
+    if (left == NS_SEGMENTS) {
+        /* The usual case: the sweep reports them all, as a shutdown
+         * would. */
+        assert_non_null(strstr(out, "There appear to be 3 leaked "
+                                    "shared_memory objects"));
+    }
 }
 
 /* ---- item 15: a host in a chroot ---- */
