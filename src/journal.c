@@ -69,7 +69,8 @@ static void put(struct rt_jline *l, const char *s, size_t n)
 static void put_u64(struct rt_jline *l, uint64_t v)
 {
     char d[20];
-    put(l, d, (size_t)(rt__put_decimal(d, v) - d));
+    const char *end = rt__put_decimal(d, v);
+    put(l, d, (size_t)(end - d));
 }
 
 static void put_key(struct rt_jline *l, const char *key)
