@@ -199,7 +199,7 @@ static void report(const struct rt_entry *e, const struct rt_cleanup_opts *o,
     const char *why = NULL;
     int what = RT_CLEANUP_REMOVED;
     int err = 0;
-    if (e->flags & MARK_DROP) {
+    if ((e->flags & MARK_DROP) && o->decide != NULL) {
         /* The reason is the decision's, asked again. */
         (void)o->decide(o->ctx, e, &why);
         what = RT_CLEANUP_DROPPED;

@@ -248,14 +248,12 @@ static int forward_decide(void *ctx, const struct rt_entry *e, const char **why)
 static void run_suffix(char *buf, size_t cap)
 {
     static const char head[] = " (swept: run of tracker ";
+    static const char started[] = " started ";
     char *o = buf;
     char *end = buf + cap - 1;
-    size_t n = sizeof(head) - 1;
-    memcpy(o, head, n);
-    o += n;
+    o = (char *)memcpy(o, head, sizeof(head) - 1) + sizeof(head) - 1;
     o = rt__put_decimal(o, info.tracker_pid);
-    memcpy(o, " started ", 9);
-    o += 9;
+    o = (char *)memcpy(o, started, sizeof(started) - 1) + sizeof(started) - 1;
     uint64_t t = info.tracker_time != 0 ? info.tracker_time : info.time;
     /* Civil date from days since 1970 (Howard Hinnant's algorithm): no
      * gmtime_r, which is not async-signal-safe. */
