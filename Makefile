@@ -422,14 +422,15 @@ tsan:
 	    $(BUILD)-tsan/tests/$$t || { echo "FAILED under TSan: $$t"; exit 1; }; \
 	done; echo "TSan: all passed."
 
-# valgrind memcheck over the whole suite, every process traced (the
-# tracker included): any error or definite leak fails.
+# valgrind memcheck over the whole suite (or VALGRIND_TESTS), every process
+# traced (the tracker included): any error or definite leak fails.
 VALGRIND := valgrind -q --vgdb=no --trace-children=yes \
             --trace-children-skip='*python*,*pyenv*' --error-exitcode=99 \
             --leak-check=full --show-leak-kinds=definite \
             --errors-for-leak-kinds=definite
+VALGRIND_TESTS ?= $(TEST_NAMES)
 valgrind: all tests
-	@set -e; for t in $(TEST_NAMES); do \
+	@set -e; for t in $(VALGRIND_TESTS); do \
 	  RT_TEST_VALGRIND=1 RT_TEST_TIMEOUT_MULTIPLIER=30 \
 	  RT_TEST_CHILD=$(abspath $(BUILD)/tests/child) \
 	    $(VALGRIND) $(BUILD)/tests/$$t || { echo "FAILED under valgrind: $$t"; exit 1; }; \
