@@ -243,6 +243,23 @@ static double baseline_start(struct rt_test *t)
     return best;
 }
 
+struct report_args {
+    struct rt_test *t;
+    char want[160];  /* the shared-memory leak line's start */
+    char suffix[96]; /* the dead run's mark, once per line */
+};
+
+/* Whether stderr holds the sweep's two leak lines, each marked. */
+static int report_complete(void *arg)
+{
+    const struct report_args *r = arg;
+    const char *err = rt_test_stderr(r->t);
+    return strstr(err, r->want) != NULL &&
+           strstr(err, "There appear to be 1 leaked semaphore objects") !=
+               NULL &&
+           rt_test_count(err, r->suffix) == 2;
+}
+
 /* The whole tree SIGKILLed, tracker and guardian included: the next
  * program's tracker removes everything the dead run registered, in its
  * guardian while it runs, and its rt_ensure_running returns before that
@@ -274,19 +291,16 @@ static void next_tracker_sweeps_dead_run(void **state)
     /* And in about the time of a start with nothing to sweep (loosely: a
      * busy machine stretches single starts). */
     assert_true(us < 4 * base + proc_scaled(0.1) * 1e6);
-    const char *err = rt_test_stderr(t);
-    char want[160];
-    snprintf(want, sizeof(want),
+    /* The report follows the last removal: wait for it. */
+    struct report_args r = {t, {0}, {0}};
+    snprintf(r.want, sizeof(r.want),
              "resource_tracker: There appear to be %d leaked shared_memory "
              "objects to clean up at shutdown: {",
              d.segments + 3);
-    char suffix[96];
-    snprintf(suffix, sizeof(suffix), "(swept: run of tracker %ld started ",
+    snprintf(r.suffix, sizeof(r.suffix), "(swept: run of tracker %ld started ",
              (long)d.tracker);
-    if (strstr(err, want) == NULL ||
-        strstr(err, "There appear to be 1 leaked semaphore objects") == NULL ||
-        rt_test_count(err, suffix) != 2) {
-        fail_msg("stderr:\n%.4000s", err);
+    if (!rt_test_wait_until(report_complete, &r, 10)) {
+        fail_msg("stderr:\n%.4000s", rt_test_stderr(t));
     }
     end_host(host, tracker);
 }
