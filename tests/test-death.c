@@ -1105,7 +1105,7 @@ static void path_registrations_racing_with_death(void **state)
     char line[256];
     for (;;) {
         if (rt_test_read_line(rfd, line, sizeof(line), 20) < 0) {
-            fail_msg("the host did not finish");
+            fail_msg("%s", "the host did not finish");
         }
         int at;
         long pid;

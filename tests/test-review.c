@@ -14,11 +14,11 @@
 #include <limits.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/capability.h>
 #include <poll.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,11 +305,24 @@ static int drop_to_nobody(void)
     return 0;
 }
 
+/* capset(2)'s arguments, as <linux/capability.h> defines them (musl-gcc
+ * has no kernel headers on its include path): version 3, two words. */
+struct cap_header {
+    uint32_t version;
+    int pid;
+};
+struct cap_data {
+    uint32_t effective;
+    uint32_t permitted;
+    uint32_t inheritable;
+};
+#define CAP_VERSION_3 0x20080522u
+
 /* Keeps uid 0 but no capability at all. */
 static int drop_capabilities(void)
 {
-    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-    struct __user_cap_data_struct data[2];
+    struct cap_header hdr = {CAP_VERSION_3, 0};
+    struct cap_data data[2];
     memset(data, 0, sizeof(data));
     return (int)syscall(SYS_capset, &hdr, data);
 }

@@ -240,7 +240,7 @@ static int no_journal(void *arg)
 static void wait_runs_done(struct rt_test *t)
 {
     if (!rt_test_wait_until(no_journal, t, 30)) {
-        fail_msg("a tracker of this test did not finish");
+        fail_msg("%s", "a tracker of this test did not finish");
     }
 }
 
@@ -676,7 +676,7 @@ static void fork_while_a_thread_is_in_shm_open(void **state)
     struct proc p = run(t, opts, args, 0);
     char line[128];
     if (rt_test_read_line(p.out, line, sizeof(line), 120) < 0) {
-        fail_msg("mt-fork did not answer within 120 s");
+        fail_msg("%s", "mt-fork did not answer within 120 s");
     }
     assert_string_equal(line, "mt-fork ok");
     assert_int_equal(exit_code(reap(p.pid)), 0);
