@@ -774,9 +774,17 @@ static int message(enum rt_cmd cmd, const char *name, const char *rtype)
             return r;
         }
     }
-    if (!readable_by(atomic_load_explicit(&handle.accept, memory_order_acquire),
-                     t, name)) {
+    uint64_t accept =
+        atomic_load_explicit(&handle.accept, memory_order_acquire);
+    if (!readable_by(accept, t, name)) {
         return -EINVAL;
+    }
+    if (cmd == RT_CMD_FORGET && (accept & ACCEPT_FOREIGN)) {
+        /* A tracker not ours knows only UNREGISTER. */
+        len = rt__wire_encode_cstr(buf, RT_CMD_UNREGISTER, name, rtype, rlen);
+        if (len < 0) {
+            return (int)len;
+        }
     }
     if (flags & RT_RTYPE_ABSPATH) {
         return path_message(cmd, name, rtype);
@@ -879,6 +887,11 @@ pid_t rt_tracker_pid(void)
     pid_t pid = handle.pid;
     unlock(cs);
     return pid;
+}
+
+int rt__client_forget(const char *name, const char *rtype)
+{
+    return message(RT_CMD_FORGET, name, rtype);
 }
 
 int rt__client_identify(const char *name, const char *rtype, dev_t dev,

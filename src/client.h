@@ -15,6 +15,12 @@
 int rt__client_identify(const char *name, const char *rtype, dev_t dev,
                         ino_t ino);
 
+/* rt_unregister without the tracker's warning when NAME of RTYPE (not a
+ * path type) was not registered: the wrappers' unlinks, which may remove
+ * an object someone else created. A tracker not known to be ours gets an
+ * UNREGISTER. Returns 0 or -errno. */
+int rt__client_forget(const char *name, const char *rtype);
+
 /* The run's journal descriptor this process holds (it carries the run's
  * lock), or -1: rt_spawn_prepare keeps it open in the child so that the
  * child, too, keeps the run alive for the sweep. */

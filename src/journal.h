@@ -25,7 +25,7 @@
  *   tracker pid=P start=TICKS time=T
  *   path op=reg|unreg rtype=T name=B64 pdev=.. pino=.. dev=.. ino=.. pid=..
  *   entry rtype=T name=B64 count=N [dev=.. ino=.. pid=.. pdev=.. pino=..]
- *   pending src=A|B rtype=T name=B64 count=N
+ *   pending src=A|B rtype=T name=B64 count=N [quiet=1]  (quiet: RT_FORGET)
  *   carry src=A|B data=B64      (the start of a line not ended yet)
  *   carry src=A|B skip=1        (inside a line too long, being skipped)
  *   done

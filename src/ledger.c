@@ -123,10 +123,13 @@ int rt__ledger_withdraw(struct rt_ledger *l, unsigned type,
 
 int rt__ledger_add_pending(struct rt_ledger *l, enum rt_src src, unsigned type,
                            const unsigned char *name, size_t len,
-                           uint32_t count)
+                           uint32_t count, int quiet)
 {
+    _Static_assert(RT_LEDGER_QUIET(RT_RTYPES_MAX) <= RT_REGISTRY_TYPES,
+                   "quiet withdrawals have type indexes of their own");
     struct rt_entry *e;
-    int r = rt__registry_put(&l->pending[src], type, name, len, &e);
+    int r = rt__registry_put(
+        &l->pending[src], quiet ? RT_LEDGER_QUIET(type) : type, name, len, &e);
     if (r < 0) {
         return r;
     }
@@ -149,6 +152,9 @@ static void do_register(struct rt_ledger *l, enum rt_src src, unsigned t,
      * but read before it: the two cancel out. */
     struct registry *other = &l->pending[src ^ 1];
     struct rt_entry *p = rt__registry_get(other, t, m->name, m->name_len);
+    if (p == NULL) {
+        p = rt__registry_get(other, RT_LEDGER_QUIET(t), m->name, m->name_len);
+    }
     if (p != NULL) {
         drop_one(other, p);
         return;
@@ -159,13 +165,16 @@ static void do_register(struct rt_ledger *l, enum rt_src src, unsigned t,
     }
 }
 
+/* UNREGISTER, or RT_FORGET when QUIET: nothing is said of a name that was
+ * not registered. */
 static void do_unregister(struct rt_ledger *l, enum rt_src src, unsigned t,
-                          const struct rt_msg *m)
+                          const struct rt_msg *m, int quiet)
 {
     if (rt__ledger_withdraw(l, t, m->name, m->name_len) == 0) {
         return;
     }
-    if (rt__ledger_add_pending(l, src, t, m->name, m->name_len, 1) < 0) {
+    if (rt__ledger_add_pending(l, src, t, m->name, m->name_len, 1, quiet) < 0 &&
+        !quiet) {
         /* No room to wait: say it now. */
         l->bad_lines++;
         if (l->report != NULL && l->report->not_registered != NULL) {
@@ -242,7 +251,10 @@ static void apply(struct rt_ledger *l, enum rt_src src, const struct rt_msg *m)
         do_register(l, src, (unsigned)t, m);
         break;
     case RT_CMD_UNREGISTER:
-        do_unregister(l, src, (unsigned)t, m);
+        do_unregister(l, src, (unsigned)t, m, 0);
+        break;
+    case RT_CMD_FORGET:
+        do_unregister(l, src, (unsigned)t, m, 1);
         break;
     case RT_CMD_IDENTIFY:
         do_identify(l, (unsigned)t, m);
@@ -258,7 +270,8 @@ static void apply(struct rt_ledger *l, enum rt_src src, const struct rt_msg *m)
  * line, which would otherwise be lost with it. */
 static size_t next_start(const unsigned char *line, size_t len, size_t from)
 {
-    static const char *const starts[] = {"REGISTER:", "UNREGISTER:", "PROBE:"};
+    static const char *const starts[] = {
+        "REGISTER:", "UNREGISTER:", "PROBE:", "RT_FORGET:"};
     for (size_t p = from; p < len; p++) {
         if (line[p] == '{') {
             return p;
@@ -344,6 +357,7 @@ static void report_pending(struct rt_ledger *l, enum rt_src src)
     if (p->count == 0) {
         return;
     }
+    /* The quiet ones, under RT_LEDGER_QUIET, go unsaid. */
     unsigned n = rt__rtypes_count();
     for (unsigned t = 0; t < n; t++) {
         for (const struct rt_entry *e = rt__registry_first(p, t); e != NULL;

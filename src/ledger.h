@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "registry.h"
+#include "rtypes.h"
 #include "wire.h"
 
 /* Where a message came from: the private pipe of the processes that started
@@ -41,9 +42,10 @@ struct rt_carry {
 
 struct rt_ledger {
     struct registry reg; /* every entry has count > 0 */
-    /* UNREGISTERs from each source that matched nothing: a REGISTER of the
-     * same name from the other source, read later but written earlier,
-     * cancels one; the rest are reported once the other source has been
+    /* UNREGISTERs (and RT_FORGETs, under RT_LEDGER_QUIET) from each source
+     * that matched nothing: a REGISTER of the same name from the other
+     * source, read later but written earlier, cancels one; the rest are
+     * reported (the quiet ones dropped) once the other source has been
      * read past them (see rt__ledger_segment_end). */
     struct registry pending[RT_SRC_N];
     struct rt_carry carry[RT_SRC_N];
@@ -90,10 +92,15 @@ int rt__ledger_add(struct rt_ledger *l, unsigned type,
 int rt__ledger_withdraw(struct rt_ledger *l, unsigned type,
                         const unsigned char *name, size_t len);
 
-/* An unmatched withdrawal restored from a snapshot. */
+/* An unmatched withdrawal restored from a snapshot; QUIET for RT_FORGET's,
+ * which are never reported. */
 int rt__ledger_add_pending(struct rt_ledger *l, enum rt_src src, unsigned type,
                            const unsigned char *name, size_t len,
-                           uint32_t count);
+                           uint32_t count, int quiet);
+
+/* In the pending registries, a quiet withdrawal of type T is held under
+ * this type index, so that its count stays apart from T's. */
+#define RT_LEDGER_QUIET(t) ((t) + RT_RTYPES_MAX)
 
 /* Names held of TYPE, their registrations counted once each. */
 size_t rt__ledger_count(const struct rt_ledger *l, unsigned type);

@@ -171,11 +171,13 @@ static void apply_state(struct rt_ledger *l, const struct rt_jview *jv)
     } else if (rt__jview_is(jv, "pending")) {
         const char *src;
         size_t sn;
+        uint64_t quiet = 0;
+        (void)rt__jview_num(jv, "quiet", &quiet);
         if (rt__jview_get(jv, "src", &src, &sn) == 0 && sn == 1 &&
             (src[0] == 'A' || src[0] == 'B')) {
             (void)rt__ledger_add_pending(l, src[0] == 'A' ? RT_SRC_A : RT_SRC_B,
                                          (unsigned)t, name_buf, (size_t)len,
-                                         (uint32_t)count);
+                                         (uint32_t)count, quiet != 0);
         }
     } else if (rt__jview_is(jv, "path")) {
         const char *op;
@@ -542,6 +544,26 @@ static void out_ext(const struct rt_entry *e)
     }
 }
 
+/* The unmatched withdrawals of type T from source S held in P, the quiet
+ * ones (RT_FORGET) when QUIET. */
+static void out_pending(struct snap_out *o, const struct registry *p, int s,
+                        unsigned t, int quiet)
+{
+    for (const struct rt_entry *e =
+             rt__registry_first(p, quiet ? RT_LEDGER_QUIET(t) : t);
+         e != NULL; e = e->next) {
+        rt__jline_start(&snap_line, "pending");
+        rt__jline_str(&snap_line, "src", s == RT_SRC_A ? "A" : "B");
+        rt__jline_str(&snap_line, "rtype", rt__rtypes_get(t)->name);
+        rt__jline_b64(&snap_line, "name", e->name, e->len);
+        rt__jline_num(&snap_line, "count", e->count);
+        if (quiet) {
+            rt__jline_num(&snap_line, "quiet", 1);
+        }
+        out_line(o);
+    }
+}
+
 static void out_all(struct snap_out *o, const struct rt_ledger *l,
                     const struct rt_runinfo *info)
 {
@@ -567,16 +589,8 @@ static void out_all(struct snap_out *o, const struct rt_ledger *l,
             out_line(o);
         }
         for (int s = 0; s < RT_SRC_N; s++) {
-            for (const struct rt_entry *e =
-                     rt__registry_first(&l->pending[s], t);
-                 e != NULL; e = e->next) {
-                rt__jline_start(&snap_line, "pending");
-                rt__jline_str(&snap_line, "src", s == RT_SRC_A ? "A" : "B");
-                rt__jline_str(&snap_line, "rtype", tn);
-                rt__jline_b64(&snap_line, "name", e->name, e->len);
-                rt__jline_num(&snap_line, "count", e->count);
-                out_line(o);
-            }
+            out_pending(o, &l->pending[s], s, t, 0);
+            out_pending(o, &l->pending[s], s, t, 1);
         }
     }
     for (int s = 0; s < RT_SRC_N; s++) {

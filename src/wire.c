@@ -12,10 +12,9 @@ static const struct {
     size_t len;
     enum rt_cmd cmd;
 } commands[] = {
-    {"REGISTER", 8, RT_CMD_REGISTER},
-    {"UNREGISTER", 10, RT_CMD_UNREGISTER},
-    {"PROBE", 5, RT_CMD_PROBE},
-    {"RT_IDENTIFY", 11, RT_CMD_IDENTIFY},
+    {"REGISTER", 8, RT_CMD_REGISTER}, {"UNREGISTER", 10, RT_CMD_UNREGISTER},
+    {"PROBE", 5, RT_CMD_PROBE},       {"RT_IDENTIFY", 11, RT_CMD_IDENTIFY},
+    {"RT_FORGET", 9, RT_CMD_FORGET},
 };
 
 static const char b64_alphabet[] =
@@ -225,6 +224,9 @@ ssize_t rt__wire_encode_cstr(char *buf, enum rt_cmd cmd, const char *name,
     case RT_CMD_IDENTIFY:
         /* Never in the colon form: see rt__wire_encode_identify. */
         return -EINVAL;
+    case RT_CMD_FORGET:
+        o = put(o, "RT_FORGET:", 10);
+        break;
     }
     o = put(o, name, n);
     *o++ = ':';

@@ -33,12 +33,16 @@ enum rt_cmd {
      * of an object just created under a registered name, JSON form with
      * the numeric members "dev", "ino" and "pid". */
     RT_CMD_IDENTIFY,
+    /* Ours only, never sent to a tracker not known to be ours: UNREGISTER
+     * without the warning when nothing matches. The wrappers' unlinks send
+     * it: removing an object someone else created is nothing wrong. */
+    RT_CMD_FORGET,
 };
 
 /* Parse errors, each a kind of line the tracker warns about and skips. */
 enum {
     RT_WIRE_MALFORMED = -1,   /* neither a colon line nor the JSON object */
-    RT_WIRE_UNKNOWN_CMD = -2, /* a command other than the three */
+    RT_WIRE_UNKNOWN_CMD = -2, /* a command other than those above */
     RT_WIRE_BAD_NAME = -3,    /* empty, holds NUL, or bad base64 */
 };
 

@@ -194,8 +194,9 @@ static int unlink_tracked(const char *rtype, int (*unlink_fn)(const char *),
     int r = unlink_fn(name);
     if (r == 0) {
         /* The object is gone; if the tracker cannot be told, it will find
-         * the name gone at shutdown and say so. */
-        (void)rt_unregister(name, rtype);
+         * the name gone at shutdown and say so. Quietly: the object may
+         * have been someone else's, never registered (nothing wrong). */
+        (void)rt__client_forget(name, rtype);
     }
     (void)pthread_setcancelstate(cs, NULL);
     errno = saved;

@@ -40,7 +40,8 @@
  * runs (tracker-*), one written by the recorder around a snapshot
  * (recorder-snapshot), and made by hand from journal.h: torn, unfilled,
  * corrupt, NUL-padded, every meta and snapshot line, lines split across
- * records, garbage, and the cases above (twice-differs, known-*).
+ * records, garbage, the cases above (twice-differs, known-*), and quiet
+ * withdrawals (RT_FORGET) waiting for the other pipe (forget).
  *
  * Test only, single-threaded; a broken invariant is a __builtin_trap(). */
 #define _GNU_SOURCE
@@ -375,7 +376,8 @@ static void append(struct stream *s, const unsigned char *p, size_t n)
     s->len += n;
 }
 
-static const char *const starts[] = {"REGISTER:", "UNREGISTER:", "PROBE:"};
+static const char *const starts[] = {
+    "REGISTER:", "UNREGISTER:", "PROBE:", "RT_FORGET:"};
 
 /* Where the ledger may find a message in a line (ledger.c, next_start):
  * its start, or a '{' or a command further in. */
@@ -528,8 +530,10 @@ static struct ext ext_of(const struct rt_entry *e, int normalise)
 static void same_registry(const struct registry *a, const struct registry *b,
                           int snap)
 {
+    /* The types, then the quiet withdrawals' (pending registries only). */
     unsigned types = rt__rtypes_count();
-    for (unsigned t = 0; t < types; t++) {
+    for (unsigned k = 0; k < 2 * types; k++) {
+        unsigned t = k < types ? k : RT_LEDGER_QUIET(k - types);
         const struct rt_entry *y = rt__registry_first(b, t);
         for (const struct rt_entry *x = rt__registry_first(a, t); x != NULL;
              x = x->next) {

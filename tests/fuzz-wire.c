@@ -60,10 +60,9 @@ static unsigned char arena[ARENA_SIZE];
 static size_t arena_used;
 
 static const char *const cmd_names[] = {
-    [RT_CMD_REGISTER] = "REGISTER",
-    [RT_CMD_UNREGISTER] = "UNREGISTER",
-    [RT_CMD_PROBE] = "PROBE",
-    [RT_CMD_IDENTIFY] = "RT_IDENTIFY",
+    [RT_CMD_REGISTER] = "REGISTER", [RT_CMD_UNREGISTER] = "UNREGISTER",
+    [RT_CMD_PROBE] = "PROBE",       [RT_CMD_IDENTIFY] = "RT_IDENTIFY",
+    [RT_CMD_FORGET] = "RT_FORGET",
 };
 
 /* Out of memory in a fuzzer is the environment's fault, not a finding of
@@ -416,7 +415,7 @@ static void handle_line(const unsigned char *data, size_t len)
         check_identify(&m);
     } else {
         CHECK(m.cmd == RT_CMD_REGISTER || m.cmd == RT_CMD_UNREGISTER ||
-              m.cmd == RT_CMD_PROBE);
+              m.cmd == RT_CMD_PROBE || m.cmd == RT_CMD_FORGET);
         CHECK(span_is(m.cmd_text, m.cmd_len, cmd_names[m.cmd]));
         CHECK(INSIDE(m.rtype, m.rtype_len));
         CHECK(INSIDE(m.name, m.name_len));

@@ -190,6 +190,79 @@ static void noop_entries_are_not_held(void **state)
     close(fd);
 }
 
+/* What the ledger said about names nobody registered. */
+static int unmatched;
+
+static void count_unmatched(void *ctx, const unsigned char *name, size_t len,
+                            const char *rtype)
+{
+    (void)ctx;
+    (void)name;
+    (void)len;
+    (void)rtype;
+    unmatched++;
+}
+
+static void quiet_withdrawals_are_never_reported(void **state)
+{
+    (void)state;
+    static const struct rt_ledger_report report = {.not_registered =
+                                                       count_unmatched};
+    struct rt_ledger l;
+    rt__ledger_init(&l, 7, 0, &report);
+    unmatched = 0;
+    /* From B, read before A's registrations written earlier: a quiet and a
+     * loud withdrawal of the same name, and a quiet one of another. */
+    static const char b[] = "RT_FORGET:/x:shared_memory\n"
+                            "UNREGISTER:/x:shared_memory\n"
+                            "RT_FORGET:/gone:shared_memory\n";
+    rt__ledger_feed(&l, RT_SRC_B, U(b), sizeof(b) - 1);
+    assert_int_equal(unmatched, 0);
+    /* They survive a snapshot as they were: the quiet one apart. */
+    struct rt_runinfo info = {0};
+    struct rt_ledger back;
+    struct rt_runinfo back_info;
+    round_trip(&l, &info, &back, &back_info);
+    back.report = &report;
+    unsigned shm = type_of("shared_memory");
+    for (int i = 0; i < 2; i++) {
+        const struct registry *p = &(i == 0 ? &l : &back)->pending[RT_SRC_B];
+        assert_int_equal(rt__registry_count(p, shm), 1);
+        assert_int_equal(rt__registry_count(p, RT_LEDGER_QUIET(shm)), 2);
+    }
+    /* A's one registration of /x cancels one of the two, the loud one
+     * first: then nothing is left to say. */
+    static const char a[] = "REGISTER:/x:shared_memory\n";
+    for (int i = 0; i < 2; i++) {
+        struct rt_ledger *x = i == 0 ? &l : &back;
+        unmatched = 0;
+        rt__ledger_feed(x, RT_SRC_A, U(a), sizeof(a) - 1);
+        assert_int_equal(held(x, "shared_memory", "/x"), 0);
+        rt__ledger_finish(x);
+        assert_int_equal(unmatched, 0);
+    }
+    /* Alone, a loud one is said and a quiet one is not. */
+    rt__ledger_free(&back);
+    rt__ledger_init(&back, 8, 0, &report);
+    unmatched = 0;
+    static const char c[] = "UNREGISTER:/l:semaphore\n"
+                            "RT_FORGET:/q:semaphore\n"
+                            "{\"cmd\":\"RT_FORGET\",\"rtype\":\"semaphore\","
+                            "\"base64_name\":\"L2HDqQ==\"}\n";
+    rt__ledger_feed(&back, RT_SRC_A, U(c), sizeof(c) - 1);
+    rt__ledger_finish(&back);
+    assert_int_equal(unmatched, 1);
+    assert_int_equal(back.bad_lines, 1);
+    /* A registration withdrawn quietly is withdrawn. */
+    static const char d[] = "REGISTER:/r:semaphore\n"
+                            "REGISTER:/r:semaphore\n"
+                            "RT_FORGET:/r:semaphore\n";
+    rt__ledger_feed(&back, RT_SRC_A, U(d), sizeof(d) - 1);
+    assert_int_equal(held(&back, "semaphore", "/r"), 1);
+    rt__ledger_free(&back);
+    rt__ledger_free(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +270,7 @@ int main(void)
         cmocka_unit_test(unknown_boot_stays_unknown),
         cmocka_unit_test(line_being_skipped_survives_a_snapshot),
         cmocka_unit_test(noop_entries_are_not_held),
+        cmocka_unit_test(quiet_withdrawals_are_never_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

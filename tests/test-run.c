@@ -561,21 +561,36 @@ static void existing_objects_are_never_tracked(void **state)
     char shm[96];
     char sem[96];
     char mq[96];
+    char shm2[96];
+    char sem2[96];
+    char mq2[96];
     rt_test_name(t, shm, sizeof(shm), "shm");
     rt_test_name(t, sem, sizeof(sem), "sem");
     mq_name(t, mq, sizeof(mq), "mq");
+    rt_test_name(t, shm2, sizeof(shm2), "shm2");
+    rt_test_name(t, sem2, sizeof(sem2), "sem2");
+    mq_name(t, mq2, sizeof(mq2), "mq2");
     assert_int_equal(rt_test_make_shm(shm), 0);
     assert_int_equal(rt_test_make_sem(sem), 0);
-    mqd_t q = mq_open(mq, O_CREAT | O_EXCL | O_RDWR, 0600, NULL);
-    assert_true(q != (mqd_t)-1);
-    mq_close(q);
+    assert_int_equal(rt_test_make_shm(shm2), 0);
+    assert_int_equal(rt_test_make_sem(sem2), 0);
+    for (int i = 0; i < 2; i++) {
+        mqd_t q =
+            mq_open(i == 0 ? mq : mq2, O_CREAT | O_EXCL | O_RDWR, 0600, NULL);
+        assert_true(q != (mqd_t)-1);
+        mq_close(q);
+    }
     /* Opened as they are, and with O_CREAT alone (which attaches):
-     * sem_open(NAME, 0) is also the call the wrapper itself makes. */
+     * sem_open(NAME, 0) is also the call the wrapper itself makes. The
+     * second three are removed, which the tracker hears of and says
+     * nothing about (they were never registered). */
     const char *opts[] = {"--preload", NULL};
     const char *args[] = {
-        leaker_path(), "shm-open",  shm,          "sem-open", sem,
-        "mq-open",     mq,          "shm-attach", shm,        "sem-attach",
-        sem,           "mq-attach", mq,           "hold",     NULL};
+        leaker_path(), "shm-open",  shm,          "sem-open",   sem,
+        "mq-open",     mq,          "shm-attach", shm,          "sem-attach",
+        sem,           "mq-attach", mq,           "shm-unlink", shm2,
+        "sem-unlink",  sem2,        "mq-unlink",  mq2,          "hold",
+        NULL};
     struct proc p = run(t, opts, args, 0);
     expect_line(&p, "shm-open 0 0");
     expect_line(&p, "sem-open 0 0");
@@ -583,6 +598,9 @@ static void existing_objects_are_never_tracked(void **state)
     expect_line(&p, "shm-attach 0 0");
     expect_line(&p, "sem-attach 0 0");
     expect_line(&p, "mq-attach 0 0");
+    expect_line(&p, "shm-unlink 0 0");
+    expect_line(&p, "sem-unlink 0 0");
+    expect_line(&p, "mq-unlink 0 0");
     expect_line(&p, "hold");
     kill(p.pid, SIGKILL);
     reap(p.pid);
@@ -591,6 +609,9 @@ static void existing_objects_are_never_tracked(void **state)
     assert_true(rt_test_shm_exists(shm));
     assert_true(rt_test_sem_exists(sem));
     assert_true(mq_exists(mq));
+    assert_false(rt_test_shm_exists(shm2));
+    assert_false(rt_test_sem_exists(sem2));
+    assert_false(mq_exists(mq2));
     assert_string_equal(rt_test_stderr(t), "");
 }
 

@@ -32,6 +32,12 @@ static void encode_colon_form(void **state)
     assert_memory_equal(buf, "REGISTER:/psm_a1:shared_memory\n", (size_t)n);
     n = rt__wire_encode(buf, RT_CMD_UNREGISTER, "/a:b", 4, "semaphore", 9);
     assert_memory_equal(buf, "UNREGISTER:/a:b:semaphore\n", (size_t)n);
+    /* The wrappers' quiet withdrawal, both encoders. */
+    n = rt__wire_encode(buf, RT_CMD_FORGET, "/f", 2, "semaphore", 9);
+    assert_int_equal(n, strlen("RT_FORGET:/f:semaphore\n"));
+    assert_memory_equal(buf, "RT_FORGET:/f:semaphore\n", (size_t)n);
+    n = rt__wire_encode_cstr(buf, RT_CMD_FORGET, "/f", "semaphore", 9);
+    assert_memory_equal(buf, "RT_FORGET:/f:semaphore\n", (size_t)n);
 }
 
 static void encode_json_form_for_unprintable_names(void **state)
@@ -94,6 +100,9 @@ static void parse_colon_form(void **state)
     assert_span(m.rtype, m.rtype_len, "semaphore");
     assert_int_equal(parse("PROBE:0:noop\n", &m), 0);
     assert_int_equal(m.cmd, RT_CMD_PROBE);
+    assert_int_equal(parse("RT_FORGET:/z:mqueue\n", &m), 0);
+    assert_int_equal(m.cmd, RT_CMD_FORGET);
+    assert_span(m.name, m.name_len, "/z");
     /* CPython strips the line: so do we (a CRLF writer still works). */
     assert_int_equal(parse("  REGISTER:/y:semaphore\r\n", &m), 0);
     assert_span(m.name, m.name_len, "/y");

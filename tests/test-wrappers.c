@@ -109,6 +109,7 @@ struct plan {
     const char *maybe;    /* opened with O_CREAT alone */
     const char *theirs;   /* exists already: attach, and O_EXCL must fail */
     const char *unlinked; /* created, then unlinked through the wrapper */
+    const char *removed;  /* someone else's, unlinked through the wrapper */
 };
 
 /* Host: performs the plan, checks each call, reports the tracker, and
@@ -128,6 +129,7 @@ static int host(void *arg, int w)
     RT_CHECK(w, wrap_open(k, p->unlinked, O_CREAT | O_EXCL), 0, 0);
     RT_CHECK(w, wrap_unlink(k, p->unlinked), 0, 0);
     RT_CHECK(w, wrap_unlink(k, p->unlinked), -1, ENOENT);
+    RT_CHECK(w, wrap_unlink(k, p->removed), 0, 0);
     RT_CHECK(w, wrap_open(k, NULL, O_CREAT), -1, EINVAL);
     RT_CHECK(w, wrap_unlink(k, NULL), -1, EINVAL);
     proc_say(w, "pid %ld", (long)rt_tracker_pid());
@@ -141,24 +143,31 @@ static void run_plan(void **state, enum kind k)
     char maybe[128];
     char theirs[128];
     char unlinked[128];
-    struct plan p = {k, rt_test_name(t, created, 128, "created"),
+    char removed[128];
+    struct plan p = {k,
+                     rt_test_name(t, created, 128, "created"),
                      rt_test_name(t, maybe, 128, "maybe"),
                      rt_test_name(t, theirs, 128, "theirs"),
-                     rt_test_name(t, unlinked, 128, "unlinked")};
+                     rt_test_name(t, unlinked, 128, "unlinked"),
+                     rt_test_name(t, removed, 128, "removed")};
     if (k == MQ) {
         rt_test_track_mqueue(t, created);
         rt_test_track_mqueue(t, maybe);
         rt_test_track_mqueue(t, theirs);
         rt_test_track_mqueue(t, unlinked);
+        rt_test_track_mqueue(t, removed);
     }
     assert_int_equal(plain_create(k, theirs), 0);
+    assert_int_equal(plain_create(k, removed), 0);
     int status = rt_test_run_killed(t, host, &p);
     /* Exactly the two objects it created were left and cleaned up; the one
-     * it only attached to is untouched; no line was bad, no unlink failed. */
+     * it only attached to is untouched; no line was bad, no unlink failed,
+     * and removing someone else's object drew no warning. */
     assert_int_equal(status, 1);
     assert_false(exists(k, created));
     assert_false(exists(k, maybe));
     assert_true(exists(k, theirs));
+    assert_false(exists(k, removed));
     char want[512];
     snprintf(want, sizeof(want),
              "resource_tracker: There appear to be 2 leaked %s objects to "
