@@ -105,6 +105,10 @@ extern "C" {
  * ERRORS
  *   EAGAIN, ENOMEM, EMFILE, ENFILE, ...  the tracker could not be started:
  *   errno is the error of the call that failed (pipe, clone, mmap, ...).
+ *   EAGAIN also when the tracker shared with other processes died and, for
+ *   5 seconds, every tracker this process tried to start or join on the
+ *   same pipes was killed before it could be used; a later call tries
+ *   again.
  * NOTES
  *   Thread-safe and fork-safe: a child created by fork(2) shares its parent's
  *   tracker with no call at all. The tracker is not a child of the caller:
