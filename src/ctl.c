@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "decimal.h"
 #include "fdio.h"
 
 #if defined(__linux__) && defined(SO_PEERCRED)
@@ -31,20 +32,9 @@ static socklen_t make_addr(struct sockaddr_un *sa, uint64_t dev, uint64_t ino)
     char *o = sa->sun_path + 1;
     memcpy(o, head, sizeof(head) - 1);
     o += sizeof(head) - 1;
-    uint64_t v[2] = {dev, ino};
-    for (int k = 0; k < 2; k++) {
-        char d[20];
-        size_t i = sizeof(d);
-        do {
-            d[--i] = (char)('0' + v[k] % 10);
-            v[k] /= 10;
-        } while (v[k] != 0);
-        memcpy(o, d + i, sizeof(d) - i);
-        o += sizeof(d) - i;
-        if (k == 0) {
-            *o++ = '-';
-        }
-    }
+    o = rt__put_decimal(o, dev);
+    *o++ = '-';
+    o = rt__put_decimal(o, ino);
     return (socklen_t)(o - (char *)sa);
 }
 
@@ -295,20 +285,9 @@ static int status_field(pid_t pid, const char *key, char *buf, size_t cap)
 {
     char path[40] = "/proc/self/status";
     if (pid > 0) {
-        /* "/proc/PID/status", built right to left without stdio. */
-        static const char tail[] = "/status";
-        size_t i = sizeof(path) - sizeof(tail);
-        memcpy(path + i, tail, sizeof(tail));
-        unsigned v = (unsigned)pid;
-        do {
-            path[--i] = (char)('0' + v % 10);
-            v /= 10;
-        } while (v != 0);
-        static const char head[] = "/proc/";
-        for (size_t k = sizeof(head) - 1; k > 0; k--) {
-            path[--i] = head[k - 1];
-        }
-        memmove(path, path + i, sizeof(path) - i);
+        /* "/proc/PID/status", without stdio. */
+        char *o = rt__put_decimal(path + 6, (uint32_t)pid);
+        memcpy(o, "/status", sizeof("/status"));
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "decimal.h"
 #include "fdio.h"
 
 /* Large enough for the longest name escaped (10 bytes per input byte for
@@ -37,13 +38,8 @@ static void puts_(const char *s)
 
 static void put_num(uintmax_t v)
 {
-    char digits[24];
-    size_t i = sizeof(digits);
-    do {
-        digits[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    put(digits + i, sizeof(digits) - i);
+    char digits[20];
+    put(digits, (size_t)(rt__put_decimal(digits, (uint64_t)v) - digits));
 }
 
 static void put_repr(const unsigned char *name, size_t len)

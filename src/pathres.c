@@ -24,6 +24,7 @@
 #include <sys/syscall.h>
 #endif
 
+#include "decimal.h"
 #include "fdio.h"
 
 #ifndef NAME_MAX
@@ -319,17 +320,10 @@ static int handle_mount_id(int fd, int *ret_id)
  * -EOPNOTSUPP when /proc cannot tell. */
 static int fdinfo_mount_id(int fd, int *ret_id)
 {
-    char path[40] = "/proc/self/fdinfo/";
-    char digits[12];
-    size_t n = 0;
-    for (unsigned v = (unsigned)fd; n == 0 || v > 0; v /= 10) {
-        digits[n++] = (char)('0' + v % 10);
-    }
-    size_t at = strlen(path);
-    while (n > 0) {
-        path[at++] = digits[--n];
-    }
-    path[at] = '\0';
+    static const char head[] = "/proc/self/fdinfo/";
+    char path[40];
+    memcpy(path, head, sizeof(head) - 1);
+    *rt__put_decimal(path + sizeof(head) - 1, (uint32_t)fd) = '\0';
     int info = open(path, O_RDONLY | O_CLOEXEC);
     if (info < 0) {
         return -EOPNOTSUPP;

@@ -23,6 +23,7 @@
 #include <sys/sysmacros.h>
 #endif
 
+#include "decimal.h"
 #include "fdio.h"
 
 #if defined(__linux__) && defined(SYS_getdents64)
@@ -107,15 +108,7 @@ static int join(char *buf, size_t cap, const char *a, const char *b)
 /* PID in decimal into BUF; returns BUF. */
 static char *pid_name(char buf[12], pid_t pid)
 {
-    char digits[12];
-    char *p = digits + sizeof(digits);
-    *--p = '\0';
-    unsigned long v = (unsigned long)pid;
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0 && p > digits);
-    memcpy(buf, p, (size_t)(digits + sizeof(digits) - p));
+    *rt__put_decimal(buf, (uint32_t)pid) = '\0';
     return buf;
 }
 

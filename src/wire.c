@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "decimal.h"
+
 static const struct {
     const char *text;
     size_t len;
@@ -116,17 +118,6 @@ static char *put(char *o, const char *s, size_t n)
 {
     memcpy(o, s, n);
     return o + n;
-}
-
-static char *put_u64(char *o, uint64_t v)
-{
-    char digits[20];
-    size_t i = sizeof(digits);
-    do {
-        digits[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    return put(o, digits + i, sizeof(digits) - i);
 }
 
 ssize_t rt__wire_encode(char *buf, enum rt_cmd cmd, const char *name,
@@ -622,11 +613,11 @@ ssize_t rt__wire_encode_identify(char *buf, const char *name, size_t name_len,
     o = put(o, k2, sizeof(k2) - 1);
     o += rt__wire_b64_encode(o, (const unsigned char *)name, name_len);
     o = put(o, k3, sizeof(k3) - 1);
-    o = put_u64(o, dev);
+    o = rt__put_decimal(o, dev);
     o = put(o, k4, sizeof(k4) - 1);
-    o = put_u64(o, ino);
+    o = rt__put_decimal(o, ino);
     o = put(o, k5, sizeof(k5) - 1);
-    o = put_u64(o, pid);
+    o = rt__put_decimal(o, pid);
     *o++ = '}';
     *o++ = '\n';
     return o - buf;
