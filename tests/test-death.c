@@ -842,11 +842,7 @@ static void cpython_probe_sees_sigkill(void **state)
     char *argv[] = {
         (char *)"python3", (char *)"-c", (char *)py_sigkill, lib, shm, NULL};
     posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 2, t->errpath, O_WRONLY | O_APPEND,
-                                     0);
+    rt_test_spawn_stdio(&fa, t, in[0], out[1]);
     pid_t py;
     int r = posix_spawnp(&py, argv[0], &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);

@@ -247,16 +247,9 @@ static int plain_host(void *arg, int w)
 
 static void run_plain_host(struct rt_test *t)
 {
-    int rfd;
-    pid_t host = rt_test_fork(t, plain_host, NULL, &rfd);
-    long tracker = rt_test_read_value(rfd, "pid", 20);
-    assert_true(tracker > 0);
-    rt_test_track(t, (pid_t)tracker);
-    rt_test_expect_clean_exit(t, host, rfd, 20);
     /* At its end the tracker waits for its guardian (and reaps it): once
      * it has exited, the guardian's sweep is over. */
-    int st = rt_test_wait_pid((pid_t)tracker, 20);
-    assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_int_equal(rt_test_run_to_end(t, plain_host, NULL), 0);
 }
 
 /* A journal that is a symbolic link to a journal elsewhere, and one that

@@ -63,35 +63,6 @@ static ssize_t read_file(const char *path, char *buf, size_t cap)
     return n;
 }
 
-/* Waits for the tracker PID (an orphan the test process reaps) and
- * returns its exit status; fails the test if it does not exit. */
-static int tracker_status(struct rt_test *t, pid_t pid)
-{
-    int st = rt_test_wait_pid(pid, 30);
-    assert_true(st != -1 && WIFEXITED(st));
-    rt_test_untrack(t, pid);
-    return WEXITSTATUS(st);
-}
-
-/* The N of the next "KEY N" line of a host; any other line fails the
- * test. */
-static long read_key(int rfd, const char *key)
-{
-    long v;
-    rt_test_read_keys(rfd, &key, &v, 1, 20);
-    return v;
-}
-
-/* In a host: "pid N" for the test, unless a check failed: then the host
- * exits, and the test sees what failed and no pid. */
-static void say_tracker(int w, long pid)
-{
-    if (rt_test_failures > 0) {
-        _exit(1);
-    }
-    proc_say(w, "pid %ld", pid);
-}
-
 /* ---- item 1: "first one creates, the others attach", then SIGKILL ---- */
 
 enum race_kind { RACE_SHM_EXCL, RACE_SHM, RACE_SEM_EXCL, RACE_SEM };
@@ -201,7 +172,7 @@ static void race_round(struct rt_test *t, struct race_args *a)
         assert_int_not_equal(rt_test_wait_pid(workers[i], 20), -1);
         rt_test_untrack(t, workers[i]);
     }
-    assert_int_equal(tracker_status(t, (pid_t)tracker), 1);
+    assert_int_equal(rt_test_tracker_status(t, (pid_t)tracker), 1);
     if (a->kind == RACE_SHM_EXCL || a->kind == RACE_SHM) {
         assert_false(rt_test_shm_exists(a->name));
     } else {
@@ -272,7 +243,7 @@ static int twice_host(void *arg, int w)
         int st = rt_test_wait_pid(pid, 20);
         RT_CHECK_EQ(w, st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, 1);
     }
-    say_tracker(w, (long)rt_tracker_pid());
+    rt_test_say_tracker(w, (long)rt_tracker_pid());
     rt_test_hang();
 }
 
@@ -412,7 +383,7 @@ static int priv_host(void *arg, int w)
         int st = rt_test_wait_pid(pid, 20);
         RT_CHECK_EQ(w, st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, 1);
     }
-    say_tracker(w, (long)rt_tracker_pid());
+    rt_test_say_tracker(w, (long)rt_tracker_pid());
     rt_test_hang();
 }
 
@@ -516,7 +487,7 @@ static int closed_host(void *arg, int w)
     }
     RT_CHECK_EQ(w, rt_test_shm_exists(a->name), 1);
     RT_CHECK(w, rt_ensure_running(), 0, 0);
-    say_tracker(w, (long)tracker);
+    rt_test_say_tracker(w, (long)tracker);
     rt_test_hang();
 }
 
@@ -641,8 +612,8 @@ static void daemon_closing_everything_gets_a_tracker(void **state)
     int rfd;
     pid_t host = rt_test_fork(t, daemon_host, &a, &rfd);
     assert_true(host > 0);
-    long first = read_key(rfd, "first");
-    long daemon = read_key(rfd, "daemon");
+    long first = rt_test_read_key(rfd, "first");
+    long daemon = rt_test_read_key(rfd, "daemon");
     close(rfd);
     assert_true(first > 0 && daemon > 0);
     rt_test_track(t, (pid_t)first);
@@ -661,7 +632,7 @@ static void daemon_closing_everything_gets_a_tracker(void **state)
     rt_test_track(t, (pid_t)tracker);
     assert_true(rt_test_shm_exists(name));
     kill((pid_t)daemon, SIGKILL);
-    assert_int_equal(tracker_status(t, (pid_t)tracker), 1);
+    assert_int_equal(rt_test_tracker_status(t, (pid_t)tracker), 1);
     assert_false(rt_test_shm_exists(name));
     /* Every line of the log is the daemon's; the data file is untouched. */
     assert_true(read_file(log, buf, sizeof(buf)) > 0);
@@ -724,7 +695,7 @@ static _Noreturn void reuse_child(const struct reuse_args *a,
     RT_CHECK_EQ(w, rt_tracker_pid() != first && rt_tracker_pid() > 0, 1);
     struct stat st;
     RT_CHECK_EQ(w, fstat(file, &st) == 0 && st.st_size == 0, 1);
-    say_tracker(w, (long)rt_tracker_pid());
+    rt_test_say_tracker(w, (long)rt_tracker_pid());
     rt_test_hang();
 }
 
@@ -770,7 +741,7 @@ static void child_reusing_tracker_numbers_gets_its_own(void **state)
     rt_test_track(t, (pid_t)tracker);
     assert_true(rt_test_shm_exists(name));
     kill((pid_t)child, SIGKILL);
-    assert_int_equal(tracker_status(t, (pid_t)tracker), 1);
+    assert_int_equal(rt_test_tracker_status(t, (pid_t)tracker), 1);
     assert_false(rt_test_shm_exists(name));
     struct stat st;
     assert_int_equal(stat(victim, &st), 0);
@@ -823,7 +794,7 @@ static int closer_host(void *arg, int w)
     int fd = rt_shm_open(a->name, O_CREAT | O_EXCL | O_RDWR, 0600);
     RT_CHECK_EQ(w, fd >= 0, 1);
     RT_CHECK_EQ(w, rt_tracker_pid() != first && rt_tracker_pid() > 0, 1);
-    say_tracker(w, (long)rt_tracker_pid());
+    rt_test_say_tracker(w, (long)rt_tracker_pid());
     rt_test_hang();
 }
 
@@ -837,24 +808,24 @@ static void run_closer(struct rt_test *t, int keeper)
     assert_true(host > 0);
     long child = -1;
     if (keeper) {
-        child = read_key(rfd, "child");
+        child = rt_test_read_key(rfd, "child");
         assert_true(child > 0);
         rt_test_track(t, (pid_t)child);
     }
-    long first = read_key(rfd, "first");
+    long first = rt_test_read_key(rfd, "first");
     assert_true(first > 0);
     rt_test_track(t, (pid_t)first);
-    long tracker = read_key(rfd, "pid");
+    long tracker = rt_test_read_key(rfd, "pid");
     close(rfd);
     assert_true(tracker > 0 && tracker != first);
     rt_test_track(t, (pid_t)tracker);
     assert_true(rt_test_shm_exists(name));
     kill(host, SIGKILL);
-    assert_int_equal(tracker_status(t, (pid_t)tracker), 1);
+    assert_int_equal(rt_test_tracker_status(t, (pid_t)tracker), 1);
     assert_false(rt_test_shm_exists(name));
     if (keeper) {
         kill((pid_t)child, SIGKILL);
-        assert_int_equal(tracker_status(t, (pid_t)first), 0);
+        assert_int_equal(rt_test_tracker_status(t, (pid_t)first), 0);
     }
     assert_int_equal(rt_test_count(rt_test_stderr(t), "relaunching"), 0);
 }
@@ -955,10 +926,10 @@ static void daemon_releases_callers_stderr(void **state)
     rt_test_track(t, pid);
     close(e[1]);
     close(r[1]);
-    long tracker = read_key(r[0], "pid");
+    long tracker = rt_test_read_key(r[0], "pid");
     assert_true(tracker > 0);
     rt_test_track(t, (pid_t)tracker);
-    long daemon = read_key(r[0], "daemon");
+    long daemon = rt_test_read_key(r[0], "daemon");
     close(r[0]);
     assert_true(daemon > 0);
     rt_test_track(t, (pid_t)daemon);
@@ -989,7 +960,7 @@ static void daemon_releases_callers_stderr(void **state)
     assert_true(rt_test_alive((pid_t)daemon));
     assert_true(rt_test_shm_exists(name));
     kill((pid_t)daemon, SIGKILL);
-    assert_int_equal(tracker_status(t, (pid_t)tracker), 1);
+    assert_int_equal(rt_test_tracker_status(t, (pid_t)tracker), 1);
     assert_false(rt_test_shm_exists(name));
 }
 
@@ -1156,7 +1127,7 @@ static int define_host(void *arg, int w)
     }
     int st = rt_test_wait_pid(pid, 20);
     RT_CHECK_EQ(w, st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
-    say_tracker(w, (long)rt_tracker_pid());
+    rt_test_say_tracker(w, (long)rt_tracker_pid());
     rt_test_hang();
 }
 
@@ -1182,7 +1153,7 @@ static void child_type_unknown_to_adopted_tracker(void **state)
         /* The adopted tracker is one of ours: its pid is known. */
         assert_true(strncmp(line, "child pid ", 10) == 0 &&
                     atol(line + 10) > 0);
-        long tracker = read_key(rfd, "pid");
+        long tracker = rt_test_read_key(rfd, "pid");
         close(rfd);
         assert_true(tracker > 0);
         assert_int_equal(atol(line + 10), tracker);
@@ -1192,7 +1163,7 @@ static void child_type_unknown_to_adopted_tracker(void **state)
         rt_test_untrack(t, host);
         /* Refused: nothing held, the marker stays. Accepted: the parent's
          * cleanup, run in its tracker, removes it. */
-        assert_int_equal(tracker_status(t, (pid_t)tracker),
+        assert_int_equal(rt_test_tracker_status(t, (pid_t)tracker),
                          parent_defines ? 1 : 0);
         assert_int_equal(path_exists(marker), !parent_defines);
     }
@@ -1233,7 +1204,7 @@ static int fragment_host(void *arg, int w)
     }
     int st = rt_test_wait_pid(pid, 20);
     RT_CHECK_EQ(w, st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
-    say_tracker(w, (long)rt_tracker_pid());
+    rt_test_say_tracker(w, (long)rt_tracker_pid());
     rt_test_hang();
 }
 

@@ -44,33 +44,6 @@ static int path_exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
-static int tracker_status(struct rt_test *t, pid_t pid)
-{
-    int st = rt_test_wait_pid(pid, 30);
-    assert_true(st != -1 && WIFEXITED(st));
-    rt_test_untrack(t, pid);
-    return WEXITSTATUS(st);
-}
-
-/* The N of the next "KEY N" line of a host; any other line fails the
- * test. */
-static long read_key(int rfd, const char *key)
-{
-    long v;
-    rt_test_read_keys(rfd, &key, &v, 1, 20);
-    return v;
-}
-
-/* In a host: "pid N" for the test, unless a check failed: then the host
- * exits, and the test sees what failed and no pid. */
-static void say_tracker(int w, long pid)
-{
-    if (rt_test_failures > 0) {
-        _exit(1);
-    }
-    proc_say(w, "pid %ld", pid);
-}
-
 /* The pipe size a user gets when under its quota: 16 pages. */
 static long default_pipe_size(void)
 {
@@ -176,7 +149,7 @@ static int run_pidns(struct rt_test *t, struct pidns_args *a)
         assert_int_equal(v[1], 1);
         assert_int_equal(kill((pid_t)init, SIGKILL), 0);
     }
-    long st = read_key(rfd, "status");
+    long st = rt_test_read_key(rfd, "status");
     close(rfd);
     int hst = rt_test_wait_pid(host, 20);
     assert_true(hst != -1 && WIFEXITED(hst) && WEXITSTATUS(hst) == 0);
@@ -332,7 +305,7 @@ static int jail_host(void *arg, int w)
     RT_CHECK(w, rt_register(a->file, RT_FILE), -1, EXDEV);
     RT_CHECK(w, rt_register(a->folder, RT_FOLDER), -1, EXDEV);
     RT_CHECK(w, rt_register(a->folder, RT_FILE), -1, EXDEV);
-    say_tracker(w, (long)rt_tracker_pid());
+    rt_test_say_tracker(w, (long)rt_tracker_pid());
     rt_test_hang();
 }
 
@@ -565,7 +538,7 @@ static void many_trackers_leave_the_user_its_pipe_quota(void **state)
         int rfd;
         hosts[i] = rt_test_fork(t, nobody_host, &a, &rfd);
         assert_true(hosts[i] > 0);
-        trackers[i] = (pid_t)read_key(rfd, "pid");
+        trackers[i] = (pid_t)rt_test_read_key(rfd, "pid");
         close(rfd);
         assert_true(trackers[i] > 0);
         rt_test_track(t, trackers[i]);
@@ -573,7 +546,7 @@ static void many_trackers_leave_the_user_its_pipe_quota(void **state)
     struct nobody_args probe = {dir, 1};
     int rfd;
     pid_t pid = rt_test_fork(t, nobody_host, &probe, &rfd);
-    long size = read_key(rfd, "size");
+    long size = rt_test_read_key(rfd, "size");
     close(rfd);
     assert_int_not_equal(rt_test_wait_pid(pid, 20), -1);
     rt_test_untrack(t, pid);
@@ -585,7 +558,7 @@ static void many_trackers_leave_the_user_its_pipe_quota(void **state)
         rt_test_untrack(t, hosts[i]);
     }
     for (int i = 0; i < MANY; i++) {
-        assert_int_equal(tracker_status(t, trackers[i]), 0);
+        assert_int_equal(rt_test_tracker_status(t, trackers[i]), 0);
     }
     assert_int_equal(size, default_pipe_size());
 }

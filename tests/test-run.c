@@ -103,11 +103,7 @@ static struct proc spawn_cmd(struct rt_test *t, const char *const *argv,
     assert_int_equal(pipe2(in, O_CLOEXEC), 0);
     assert_int_equal(pipe2(out, O_CLOEXEC), 0);
     posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 2, t->errpath, O_WRONLY | O_APPEND,
-                                     0);
+    rt_test_spawn_stdio(&fa, t, in[0], out[1]);
     posix_spawnattr_t at;
     posix_spawnattr_init(&at);
     if (pgroup) {

@@ -319,17 +319,9 @@ static void short_lived_next_program_sweeps_dead_run(void **state)
 {
     struct rt_test *t = *state;
     struct dead_run d = kill_a_tree(t, 3);
-    int rfd;
-    pid_t host = rt_test_fork(t, brief_host, NULL, &rfd);
-    long tracker = rt_test_read_value(rfd, "pid", 20);
-    assert_true(tracker > 0);
-    rt_test_track(t, (pid_t)tracker);
-    rt_test_expect_clean_exit(t, host, rfd, 20);
     /* Its tracker ends with its run; its guardian is done by then (the
      * tracker reaps it). */
-    int st = rt_test_wait_pid((pid_t)tracker, 20);
-    assert_true(st != -1 && WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(rt_test_run_to_end(t, brief_host, NULL), 0);
     if (rt_test_count_prefix(t->prefix) != 0) {
         fail_msg("%d of %d names left; stderr:\n%s",
                  rt_test_count_prefix(t->prefix), d.names, rt_test_stderr(t));

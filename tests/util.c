@@ -262,6 +262,41 @@ int rt_test_run_killed(struct rt_test *t, int (*host)(void *arg, int wfd),
     return WEXITSTATUS(st);
 }
 
+int rt_test_run_to_end(struct rt_test *t, int (*host)(void *arg, int wfd),
+                       void *arg)
+{
+    int rfd;
+    pid_t pid = rt_test_fork(t, host, arg, &rfd);
+    long tracker = rt_test_read_value(rfd, "pid", 20);
+    assert_true(tracker > 0);
+    rt_test_track(t, (pid_t)tracker);
+    rt_test_expect_clean_exit(t, pid, rfd, 20);
+    return rt_test_tracker_status(t, (pid_t)tracker);
+}
+
+int rt_test_tracker_status(struct rt_test *t, pid_t pid)
+{
+    int st = rt_test_wait_pid(pid, 30);
+    assert_true(st != -1 && WIFEXITED(st));
+    rt_test_untrack(t, pid);
+    return WEXITSTATUS(st);
+}
+
+long rt_test_read_key(int rfd, const char *key)
+{
+    long v;
+    rt_test_read_keys(rfd, &key, &v, 1, 20);
+    return v;
+}
+
+void rt_test_say_tracker(int w, long pid)
+{
+    if (rt_test_failures > 0) {
+        _exit(1);
+    }
+    proc_say(w, "pid %ld", pid);
+}
+
 int rt_test_wait_pid(pid_t pid, double seconds)
 {
     int st;
@@ -463,6 +498,19 @@ void rt_test_expect_clean_exit(struct rt_test *t, pid_t pid, int rfd,
 
 extern char **environ;
 
+void rt_test_spawn_stdio(posix_spawn_file_actions_t *fa,
+                         const struct rt_test *t, int in, int out)
+{
+    posix_spawn_file_actions_init(fa);
+    if (in >= 0) {
+        posix_spawn_file_actions_adddup2(fa, in, 0);
+    } else {
+        posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
+    }
+    posix_spawn_file_actions_adddup2(fa, out, 1);
+    posix_spawn_file_actions_addopen(fa, 2, t->errpath, O_WRONLY | O_APPEND, 0);
+}
+
 pid_t rt_test_spawn(struct rt_test *t, const char *const *args, const char *env,
                     int keep_fd, int *ret_in, int *ret_out)
 {
@@ -490,11 +538,7 @@ pid_t rt_test_spawn(struct rt_test *t, const char *const *args, const char *env,
     }
     envp[e] = NULL;
     posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 2, t->errpath, O_WRONLY | O_APPEND,
-                                     0);
+    rt_test_spawn_stdio(&fa, t, in[0], out[1]);
     if (keep_fd >= 0) {
         /* dup2 onto itself clears FD_CLOEXEC (POSIX 2024, glibc 2.29). */
         posix_spawn_file_actions_adddup2(&fa, keep_fd, keep_fd);
@@ -608,11 +652,7 @@ int rt_test_cli(struct rt_test *t, const char *const *args, char *out,
     }
     argv[n] = NULL;
     posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, o[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 2, t->errpath, O_WRONLY | O_APPEND,
-                                     0);
+    rt_test_spawn_stdio(&fa, t, -1, o[1]);
     pid_t pid;
     int r = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -80,6 +81,25 @@ void rt_test_read_keys(int fd, const char *const *keys, long *values, int n,
 int rt_test_run_killed(struct rt_test *t, int (*host)(void *arg, int wfd),
                        void *arg);
 
+/* Forks HOST, which says "pid N" (its tracker) and exits cleanly; waits
+ * for the tracker to exit and returns its exit status. Fails the test if
+ * any step does not happen. */
+int rt_test_run_to_end(struct rt_test *t, int (*host)(void *arg, int wfd),
+                       void *arg);
+
+/* Waits for the tracker PID (an orphan the test process reaps), no longer
+ * tracks it, and returns its exit status; fails the test if it does not
+ * exit. */
+int rt_test_tracker_status(struct rt_test *t, pid_t pid);
+
+/* The N of the next "KEY N" line of a host; any other line fails the
+ * test. */
+long rt_test_read_key(int rfd, const char *key);
+
+/* In a host: "pid N" for the test, unless a check failed: then the host
+ * exits, and the test sees what failed and no pid. */
+void rt_test_say_tracker(int w, long pid);
+
 /* In a host: waits for the test to kill it. */
 _Noreturn void rt_test_hang(void);
 
@@ -139,6 +159,11 @@ void rt_test_expect_clean_exit(struct rt_test *t, pid_t pid, int rfd,
  * stays open in the child under the same number. */
 pid_t rt_test_spawn(struct rt_test *t, const char *const *args, const char *env,
                     int keep_fd, int *ret_in, int *ret_out);
+
+/* Initialises FA for a child whose stdin is IN (/dev/null when IN < 0),
+ * whose stdout is OUT and whose stderr is T's capture file. */
+void rt_test_spawn_stdio(posix_spawn_file_actions_t *fa,
+                         const struct rt_test *t, int in, int out);
 
 /* Whether the suite runs under valgrind (make valgrind sets
  * RT_TEST_VALGRIND): tests that cannot work there (setrlimit of
