@@ -404,15 +404,7 @@ static void tracker_reports_to_a_cloexec_stderr(void **state)
     struct rt_test *t = *state;
     char name[128];
     rt_test_name(t, name, sizeof(name), "x");
-    int rfd;
-    pid_t pid = rt_test_fork(t, cloexec_stderr_host, name, &rfd);
-    long tracker = rt_test_read_value(rfd, "pid", 20);
-    assert_true(tracker > 0);
-    rt_test_track(t, (pid_t)tracker);
-    rt_test_expect_clean_exit(t, pid, rfd, 20);
-    int st = rt_test_wait_pid((pid_t)tracker, 20);
-    assert_true(st != -1 && WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 1);
+    assert_int_equal(rt_test_run_to_end(t, cloexec_stderr_host, name), 1);
     assert_non_null(strstr(rt_test_stderr(t), "1 leaked shared_memory"));
 }
 
