@@ -64,9 +64,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "decimal.h"
 #include "diag.h"
 #include "fdio.h"
 #include "inherit.h"
+#include "procscan.h"
 #include "rawipc.h"
 #include "resourcetracker.h"
 
@@ -89,73 +91,9 @@ static atomic_int warned;
 
 /* ---- the run's pipe, found again ---- */
 
-/* Parses a decimal number ending at END. Returns the position of END, or
- * NULL. */
-static const char *parse_num(const char *s, char end, unsigned long long *ret)
-{
-    unsigned long long v = 0;
-    const char *p = s;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (v > (~0ULL - 9) / 10) {
-            return NULL;
-        }
-        v = v * 10 + (unsigned long long)(*p - '0');
-    }
-    if (p == s || *p != end) {
-        return NULL;
-    }
-    *ret = v;
-    return p;
-}
-
-/* RESOURCE_TRACKER_FD in the FD:DEV:INO form the library and the command
- * write (the bare FD form cannot be checked in another process). */
-static int parse_env(const char *v, int *ret_fd, unsigned long long *ret_dev,
-                     unsigned long long *ret_ino)
-{
-    unsigned long long fd;
-    const char *p = parse_num(v, ':', &fd);
-    p = p != NULL ? parse_num(p + 1, ':', ret_dev) : NULL;
-    p = p != NULL ? parse_num(p + 1, '\0', ret_ino) : NULL;
-    if (p == NULL || fd <= 2 || fd > 1048576) {
-        return -1;
-    }
-    *ret_fd = (int)fd;
-    return 0;
-}
-
-/* The parent of PID, from /proc/PID/stat ("PID (COMM) S PPID ..."), or 0. */
-static pid_t parent_of(pid_t pid)
-{
-    char path[40];
-    char buf[512];
-    (void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return 0;
-    }
-    ssize_t n = rt__fd_read(fd, buf, sizeof(buf) - 1);
-    rt__fd_close(fd);
-    if (n <= 0) {
-        return 0;
-    }
-    buf[n] = '\0';
-    /* After the last ')' (a name may hold any): " S PPID ". */
-    const char *p = strrchr(buf, ')');
-    if (p == NULL || p[1] != ' ' || p[2] == '\0' || p[3] != ' ') {
-        return 0;
-    }
-    unsigned long long ppid;
-    if (parse_num(p + 4, ' ', &ppid) == NULL || ppid > INT_MAX) {
-        return 0;
-    }
-    return (pid_t)ppid;
-}
-
 /* A new write end of the pipe that descriptor FD of process PID holds, if
  * it is the pipe (DEV, INO) and its tracker still reads it; else -1. */
-static int open_fd_of(pid_t pid, int fd, unsigned long long dev,
-                      unsigned long long ino)
+static int open_fd_of(pid_t pid, int fd, uint64_t dev, uint64_t ino)
 {
     char path[64];
     (void)snprintf(path, sizeof(path), "/proc/%ld/fd/%d", (long)pid, fd);
@@ -168,8 +106,7 @@ static int open_fd_of(pid_t pid, int fd, unsigned long long dev,
     struct stat st;
     int fl = fcntl(w, F_GETFL);
     if (fstat(w, &st) < 0 || !S_ISFIFO(st.st_mode) ||
-        (unsigned long long)st.st_dev != dev ||
-        (unsigned long long)st.st_ino != ino || fl < 0 ||
+        (uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino || fl < 0 ||
         fcntl(w, F_SETFL, fl & ~O_NONBLOCK) < 0) {
         rt__fd_close(w);
         return -1;
@@ -180,8 +117,7 @@ static int open_fd_of(pid_t pid, int fd, unsigned long long dev,
 /* A new write end of the pipe (DEV, INO), if process PID holds it: under
  * the number FD the variable names, or under another (a process that found
  * the pipe again itself, with FD taken, keeps it elsewhere). Else -1. */
-static int open_theirs(pid_t pid, int fd, unsigned long long dev,
-                       unsigned long long ino)
+static int open_theirs(pid_t pid, int fd, uint64_t dev, uint64_t ino)
 {
     int w = open_fd_of(pid, fd, dev, ino);
     if (w >= 0) {
@@ -190,16 +126,16 @@ static int open_theirs(pid_t pid, int fd, unsigned long long dev,
     char dir[40];
     char want[40];
     (void)snprintf(dir, sizeof(dir), "/proc/%ld/fd", (long)pid);
-    (void)snprintf(want, sizeof(want), "pipe:[%llu]", ino);
+    (void)snprintf(want, sizeof(want), "pipe:[%llu]", (unsigned long long)ino);
     DIR *d = opendir(dir);
     if (d == NULL) {
         return -1;
     }
     for (struct dirent *e = readdir(d); e != NULL && w < 0; e = readdir(d)) {
-        unsigned long long n;
+        uint64_t n;
         char link[40];
-        if (parse_num(e->d_name, '\0', &n) == NULL || n > INT_MAX ||
-            (int)n == fd) {
+        const char *end = rt__parse_decimal(e->d_name, INT_MAX, &n);
+        if (end == NULL || *end != '\0' || (int)n == fd) {
             continue;
         }
         ssize_t len = readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
@@ -250,10 +186,11 @@ static int join_run(void)
     if (rt__inherit_from_env(&orphaned) >= 0) {
         return 1;
     }
+    /* Only the FD:DEV:INO form can be checked in another process. */
     int fd;
-    unsigned long long dev;
-    unsigned long long ino;
-    if (parse_env(v, &fd, &dev, &ino) < 0) {
+    uint64_t dev;
+    uint64_t ino;
+    if (rt__inherit_parse(v, &fd, &dev, &ino) != 1 || fd <= 2) {
         return 0;
     }
     pid_t pid = getppid();
@@ -262,7 +199,7 @@ static int join_run(void)
         if (w >= 0) {
             return settle(w, fd) == 0;
         }
-        pid = parent_of(pid);
+        pid = rt__procscan_parent(pid);
     }
     return 0;
 }

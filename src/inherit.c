@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "decimal.h"
 #include "fdio.h"
 #include "resourcetracker.h"
 
@@ -62,24 +63,30 @@ static const char *env_value(void)
 }
 
 /* Parses a decimal number with no sign, space or trailing byte before END
- * (':' or NUL). Returns the position after it, or NULL. */
-static const char *parse_num(const char *s, char end, uintmax_t max,
-                             uintmax_t *ret)
+ * (':' or NUL). Returns the position of END, or NULL. */
+static const char *parse_num(const char *s, char end, uint64_t max,
+                             uint64_t *ret)
 {
-    uintmax_t v = 0;
-    const char *p = s;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        unsigned d = (unsigned)(*p - '0');
-        if (v > (max - d) / 10) {
-            return NULL;
-        }
-        v = v * 10 + d;
+    const char *p = rt__parse_decimal(s, max, ret);
+    return p != NULL && *p == end ? p : NULL;
+}
+
+int rt__inherit_parse(const char *v, int *ret_fd, uint64_t *ret_dev,
+                      uint64_t *ret_ino)
+{
+    uint64_t fd;
+    if (parse_num(v, '\0', INT_MAX, &fd) != NULL) {
+        *ret_fd = (int)fd;
+        return 0;
     }
-    if (p == s || *p != end) {
-        return NULL;
+    const char *p = parse_num(v, ':', INT_MAX, &fd);
+    p = p != NULL ? parse_num(p + 1, ':', UINT64_MAX, ret_dev) : NULL;
+    p = p != NULL ? parse_num(p + 1, '\0', UINT64_MAX, ret_ino) : NULL;
+    if (p == NULL) {
+        return -1;
     }
-    *ret = v;
-    return p;
+    *ret_fd = (int)fd;
+    return 1;
 }
 
 int rt__inherit_from_env(int *ret_orphaned)
@@ -97,42 +104,32 @@ static int from_env(int *ret_orphaned)
     if (v == NULL) {
         return -1;
     }
-    uintmax_t fd;
-    uintmax_t dev = 0;
-    uintmax_t ino = 0;
-    int exact = 0;
-    const char *p = parse_num(v, '\0', INT_MAX, &fd);
-    if (p == NULL) {
-        p = parse_num(v, ':', INT_MAX, &fd);
-        p = p != NULL ? parse_num(p + 1, ':', UINTMAX_MAX, &dev) : NULL;
-        p = p != NULL ? parse_num(p + 1, '\0', UINTMAX_MAX, &ino) : NULL;
-        if (p == NULL) {
-            return -1;
-        }
-        exact = 1;
-    }
+    int fd;
+    uint64_t dev = 0;
+    uint64_t ino = 0;
+    int exact = rt__inherit_parse(v, &fd, &dev, &ino);
     /* A standard stream is never a tracker pipe, however it looks: with
      * "prog | less", fd 1 is a FIFO open for writing. */
     struct stat st;
-    if (fd <= 2 || check((int)fd, &st) < 0) {
+    if (exact < 0 || fd <= 2 || check(fd, &st) < 0) {
         return -1;
     }
-    if (exact && ((uintmax_t)st.st_dev != dev || (uintmax_t)st.st_ino != ino)) {
+    if (exact && ((uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino)) {
         return -1;
     }
-    int alive = rt__fd_pipe_alive((int)fd);
+    int alive = rt__fd_pipe_alive(fd);
     if (alive == 0 && exact) {
         /* Exactly the pipe we were given, its reader gone: the run's
          * tracker died. The pipe is still the run's, and the caller
          * relaunches its tracker on it as a process that had adopted it
          * earlier would. */
         *ret_orphaned = 1;
-        return (int)fd;
+        return fd;
     }
     if (alive != 1) {
         return -1;
     }
-    return (int)fd;
+    return fd;
 }
 
 extern char **environ;

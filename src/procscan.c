@@ -45,17 +45,7 @@ static char text[1 << 16];
  * there are none or the value overflows. */
 static const char *parse_dec(const char *p, uint64_t *ret)
 {
-    uint64_t v = 0;
-    const char *start = p;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        uint64_t d = (uint64_t)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10) {
-            return NULL;
-        }
-        v = v * 10 + d;
-    }
-    *ret = v;
-    return p == start ? NULL : p;
+    return rt__parse_decimal(p, UINT64_MAX, ret);
 }
 
 static int hex_digit(char c)
@@ -188,6 +178,7 @@ static int lines_next(struct lines *l, char **ret_line)
 
 struct pstat {
     char state;         /* field 3: R, S, Z, ... */
+    uint64_t ppid;      /* field 4 */
     uint64_t flags;     /* field 9 */
     uint64_t starttime; /* field 22 */
 };
@@ -238,7 +229,9 @@ static int read_pstat(pid_t pid, struct pstat *ret)
         if (p == NULL) {
             return -EIO;
         }
-        if (field == 9) {
+        if (field == 4) {
+            ret->ppid = v;
+        } else if (field == 9) {
             ret->flags = v;
         } else if (field == 22) {
             ret->starttime = v;
@@ -254,6 +247,15 @@ uint64_t rt__procscan_starttime(pid_t pid)
         return 0;
     }
     return st.starttime;
+}
+
+pid_t rt__procscan_parent(pid_t pid)
+{
+    struct pstat st = {0};
+    if (pid <= 0 || read_pstat(pid, &st) < 0 || st.ppid > INT_MAX) {
+        return 0;
+    }
+    return (pid_t)st.ppid;
 }
 
 uint64_t rt__procscan_live_starttime(pid_t pid)

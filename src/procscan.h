@@ -94,6 +94,10 @@ uint64_t rt__procscan_starttime(pid_t pid);
  * zombie): whether PID still runs, as it started then. */
 uint64_t rt__procscan_live_starttime(pid_t pid);
 
+/* The parent of PID (field 4 of /proc/PID/stat), or 0 when PID does not
+ * exist, is unreadable or has none visible here. */
+pid_t rt__procscan_parent(pid_t pid);
+
 /* This boot's id (/proc/sys/kernel/random/boot_id: 36 characters, a UUID
  * in lowercase hex with dashes) and a NUL into BUF, which must hold 37
  * bytes. Returns 0, -ERANGE when LEN is smaller, -EIO when the file does
