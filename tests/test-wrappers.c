@@ -881,18 +881,14 @@ static int intact(const char *name, const char *mark)
     return n == (ssize_t)strlen(mark) && memcmp(buf, mark, (size_t)n) == 0;
 }
 
-/* /dev/shm entries named like this code's temporary files. */
-static int count_tmp_files(void)
-{
-    return proc_scan_prefix("/dev/shm", "rt-tmp-", 1, 0);
-}
-
 /* Decoys at the names the old code would have used first: rt_sem_open
  * creates all the same, and leaves them as they were. */
 static int decoy_host(void *arg, int w)
 {
     const char *sem = arg;
     char name[64];
+    static struct rt_test_tmp before;
+    rt_test_tmp_snapshot(&before);
     for (int i = 0; i < DECOYS; i++) {
         old_scheme_name(getpid(), i, name, sizeof(name));
         RT_CHECK(w, plant(name, "not yours"), 0, 0);
@@ -903,7 +899,7 @@ static int decoy_host(void *arg, int w)
         if (s != SEM_FAILED) {
             sem_close(s);
         }
-        RT_CHECK_EQ(w, count_tmp_files(), 0);
+        RT_CHECK_EQ(w, rt_test_tmp_new(&before), 0);
         RT_CHECK(w, rt_sem_unlink(sem), 0, 0);
     }
     for (int i = 0; i < DECOYS; i++) {

@@ -297,6 +297,58 @@ void rt_test_say_tracker(int w, long pid)
     proc_say(w, "pid %ld", pid);
 }
 
+/* Calls FN for each rt_sem_open temporary file in /dev/shm. */
+static void each_tmp(void (*fn)(const char *name, void *ctx), void *ctx)
+{
+    DIR *d = opendir("/dev/shm");
+    if (d == NULL) {
+        return;
+    }
+    for (struct dirent *e = readdir(d); e != NULL; e = readdir(d)) {
+        if (strstr(e->d_name, "rt-tmp-") != NULL) {
+            fn(e->d_name, ctx);
+        }
+    }
+    closedir(d);
+}
+
+static void add_tmp(const char *name, void *ctx)
+{
+    struct rt_test_tmp *s = ctx;
+    if (s->n < (int)(sizeof(s->names) / sizeof(s->names[0]))) {
+        snprintf(s->names[s->n++], sizeof(s->names[0]), "%s", name);
+    }
+}
+
+void rt_test_tmp_snapshot(struct rt_test_tmp *s)
+{
+    s->n = 0;
+    each_tmp(add_tmp, s);
+}
+
+struct tmp_count {
+    const struct rt_test_tmp *before;
+    int fresh;
+};
+
+static void count_fresh(const char *name, void *ctx)
+{
+    struct tmp_count *c = ctx;
+    for (int i = 0; i < c->before->n; i++) {
+        if (strcmp(c->before->names[i], name) == 0) {
+            return;
+        }
+    }
+    c->fresh++;
+}
+
+int rt_test_tmp_new(const struct rt_test_tmp *before)
+{
+    struct tmp_count c = {before, 0};
+    each_tmp(count_fresh, &c);
+    return c.fresh;
+}
+
 int rt_test_wait_pid(pid_t pid, double seconds)
 {
     int st;

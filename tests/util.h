@@ -100,6 +100,17 @@ long rt_test_read_key(int rfd, const char *key);
  * exits, and the test sees what failed and no pid. */
 void rt_test_say_tracker(int w, long pid);
 
+/* The temporary files of rt_sem_open ("rt-tmp-" in /dev/shm) present at
+ * one moment. Other programs on the machine may make such files too: a
+ * test counts only those that were not there before it began. */
+struct rt_test_tmp {
+    int n;
+    char names[64][256];
+};
+void rt_test_tmp_snapshot(struct rt_test_tmp *s);
+/* How many temporary files are there now that BEFORE did not hold. */
+int rt_test_tmp_new(const struct rt_test_tmp *before);
+
 /* In a host: waits for the test to kill it. */
 _Noreturn void rt_test_hang(void);
 
