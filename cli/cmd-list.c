@@ -34,6 +34,8 @@ struct listing {
 static struct rt_ledger ledger;
 static struct rt_runinfo info;
 
+/* 1 when the run's tracker runs, 0 when not, -1 when its pid is of
+ * another PID namespace than ours and cannot be looked up here. */
 static int tracker_alive(void)
 {
     char boot[40];
@@ -43,6 +45,9 @@ static int tracker_alive(void)
     if (info.boot[0] != '\0' && rt__procscan_boot_id(boot, sizeof(boot)) == 0 &&
         strcmp(boot, info.boot) != 0) {
         return 0;
+    }
+    if (info.pidns != 0 && info.pidns != rt__procscan_pidns()) {
+        return -1;
     }
     return rt__procscan_live_starttime((pid_t)info.tracker_pid) ==
            info.tracker_start;
@@ -119,7 +124,10 @@ static void show(void *ctx, const char *name)
         fprintf(out,
                 ",\"tracker_pid\":%llu,\"tracker_alive\":%s,\"run_alive\":%s,"
                 "\"started\":\"%s\",\"started_unix\":%llu,\"names\":[",
-                (unsigned long long)info.tracker_pid, talive ? "true" : "false",
+                (unsigned long long)info.tracker_pid,
+                talive > 0    ? "true"
+                : talive == 0 ? "false"
+                              : "null",
                 locked == 1   ? "true"
                 : locked == 0 ? "false"
                               : "null",
@@ -131,7 +139,10 @@ static void show(void *ctx, const char *name)
     } else {
         fprintf(out, "run %s: tracker %llu %s, started %s; run %s\n", name,
                 (unsigned long long)info.tracker_pid,
-                talive ? "alive" : "not running", started,
+                talive > 0    ? "alive"
+                : talive == 0 ? "not running"
+                              : "in another PID namespace",
+                started,
                 locked == 1   ? "alive (its processes hold its lock)"
                 : locked == 0 ? "over (no process holds its lock)"
                               : "in an unknown state");

@@ -233,19 +233,17 @@ int rt__state_open_journal(int dirfd, const char *name, int flags)
     } else if (S_ISREG(st.st_mode) && st.st_nlink == 0) {
         /* Removed since it was named: its tracker finished. */
         r = -ENOENT;
-    } else if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
-        /* A FIFO would block, a device would be anything, a second link
-         * could be someone else's name for it. */
+    } else if (!S_ISREG(st.st_mode)) {
+        /* A FIFO would block, a device would be anything. */
         r = -EINVAL;
+    } else if (st.st_nlink != 1) {
+        /* A second link could be someone else's name for it. */
+        r = -EMLINK;
     } else if (st.st_uid != geteuid()) {
         r = -EPERM;
     }
     if (r == 0) {
-        r = rt__fd_lift(fd);
-        if (r >= 0) {
-            return r;
-        }
-        return r;
+        return rt__fd_lift(fd);
     }
     rt__fd_close(fd);
     return r;

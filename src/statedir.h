@@ -43,9 +43,9 @@ int rt__state_create_journal(int dirfd, uint64_t dev, uint64_t ino);
 
 /* Opens an existing journal NAME in DIRFD for reading (FLAGS: O_RDONLY or
  * O_RDWR) if it is a regular file of ours with one link; -errno otherwise
- * (-ELOOP for a link, -EINVAL for anything not a regular file, -EPERM for a
- * file of another user, -ENOENT when it is gone, even if only since it was
- * named). */
+ * (-ELOOP for a link, -EINVAL for anything not a regular file, -EMLINK for
+ * one with more than one name, -EPERM for a file of another user, -ENOENT
+ * when it is gone, even if only since it was named). */
 int rt__state_open_journal(int dirfd, const char *name, int flags);
 
 /* Calls FN for each journal file name in DIRFD. Returns 0 or -errno.

@@ -204,9 +204,11 @@ static int decide(void *ctx, const struct rt_entry *e, const char **why)
                "one its run created";
         return -1;
     }
-    if (info.pidns != my_pidns && my_pidns != INIT_PIDNS) {
-        *why = "its run was in another PID namespace, whose processes cannot "
-               "be seen from here";
+    if (my_pidns != INIT_PIDNS) {
+        /* Processes of the namespaces above ours (a host sharing /dev/shm
+         * with its container) may hold it, and /proc here shows none. */
+        *why = "cannot tell whether it is in use: processes outside this "
+               "PID namespace cannot be seen from here";
         return 0;
     }
     scan_once();
@@ -395,11 +397,28 @@ static void visit_journal(void *ctx, const char *name)
         return;
     }
     if (jfd < 0) {
-        const char *why = jfd == -ELOOP    ? "is a symbolic link, ignored: "
-                          : jfd == -EINVAL ? "is not a regular file, ignored: "
-                          : jfd == -EPERM ? "belongs to another user, ignored: "
-                                          : "cannot be opened, ignored: ";
-        rt__diag_note(why, name);
+        /* The warning names the journal after the reason; the sweep's own
+         * report gives the reason alone. */
+        static const struct {
+            int err;
+            const char *note;
+        } bad[] = {
+            {-ELOOP, "is a symbolic link, ignored: "},
+            {-EINVAL, "is not a regular file, ignored: "},
+            {-EMLINK, "has more than one name, ignored: "},
+            {-EPERM, "belongs to another user, ignored: "},
+            {0, "cannot be opened, ignored: "},
+        };
+        size_t k = 0;
+        while (bad[k].err != 0 && bad[k].err != jfd) {
+            k++;
+        }
+        rt__diag_note(bad[k].note, name);
+        /* Without the ": " that the warning's name follows. */
+        char why[48];
+        size_t n = strlen(bad[k].note) - 2;
+        memcpy(why, bad[k].note, n);
+        why[n] = '\0';
         memset(&info, 0, sizeof(info));
         tell_run(o, name, RT_SWEEP_BAD, why);
         w->st->bad++;

@@ -252,10 +252,10 @@ static void run_plain_host(struct rt_test *t)
     assert_int_equal(rt_test_run_to_end(t, plain_host, NULL), 0);
 }
 
-/* A journal that is a symbolic link to a journal elsewhere, and one that
- * is a FIFO: ignored with a warning by the command and by a tracker's
- * guardian, left in place, the link's target and what it names untouched,
- * and nobody blocks on the FIFO. */
+/* A journal that is a symbolic link to a journal elsewhere, one that is a
+ * FIFO, and a file with two names (two journals): ignored with a warning by the
+ * command and by a tracker's guardian, left in place, the link's target and
+ * what it names untouched, and nobody blocks on the FIFO. */
 static void linked_and_fifo_journals_are_ignored(void **state)
 {
     struct rt_test *t = *state;
@@ -268,16 +268,27 @@ static void linked_and_fifo_journals_are_ignored(void **state)
     snprintf(fifo, sizeof(fifo), "%s/pipe-1-1002.journal", t->statedir);
     assert_int_equal(symlink(journal, link), 0);
     assert_int_equal(mkfifo(fifo, 0600), 0);
+    char one[256], two[256];
+    snprintf(one, sizeof(one), "%s/pipe-1-1003.journal", t->statedir);
+    snprintf(two, sizeof(two), "%s/pipe-1-1004.journal", t->statedir);
+    int fd = open(one, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(linkat(AT_FDCWD, one, AT_FDCWD, two, 0), 0);
     struct stat before;
     assert_int_equal(stat(journal, &before), 0);
 
     const char *sweep[] = {"sweep", NULL};
     assert_int_equal(rt_test_cli(t, sweep, out, sizeof(out), 20), 0);
-    expect_text(out, "journal pipe-1-1001.journal: is a symbolic link");
-    expect_text(out, "journal pipe-1-1002.journal: is not a regular file");
+    expect_text(out, "journal pipe-1-1001.journal: is a symbolic link, "
+                     "ignored\n");
+    expect_text(out, "journal pipe-1-1002.journal: is not a regular file, "
+                     "ignored\n");
+    expect_text(out, "journal pipe-1-1003.journal: has more than one name, "
+                     "ignored\n");
     const char *sweep_json[] = {"sweep", "--json", NULL};
     assert_int_equal(rt_test_cli(t, sweep_json, out, sizeof(out), 20), 0);
-    expect_text(out, "\"bad_journals\":2}");
+    expect_text(out, "\"bad_journals\":4}");
     if (rt_test_json_valid(out) == 0) {
         fail_msg("invalid JSON:\n%s", out);
     }
@@ -299,6 +310,10 @@ static void linked_and_fifo_journals_are_ignored(void **state)
     assert_true(S_ISLNK(st.st_mode));
     assert_int_equal(lstat(fifo, &st), 0);
     assert_true(S_ISFIFO(st.st_mode));
+    assert_int_equal(lstat(one, &st), 0);
+    assert_int_equal(st.st_nlink, 2);
+    unlink(one);
+    unlink(two);
     assert_int_equal(stat(journal, &st), 0);
     assert_int_equal(st.st_size, before.st_size);
     assert_int_equal(st.st_mtime, before.st_mtime);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -147,6 +148,11 @@ static int run_pidns(struct rt_test *t, struct pidns_args *a)
     assert_true(init > 0);
     if (a->kill) {
         assert_int_equal(v[1], 1);
+        /* The run's tracker pid is of the namespace: not looked up here. */
+        static const char *const list[] = {"list", NULL};
+        static char out[8192];
+        assert_int_equal(rt_test_cli(t, list, out, sizeof(out), 20), 0);
+        assert_non_null(strstr(out, "in another PID namespace"));
         assert_int_equal(kill((pid_t)init, SIGKILL), 0);
     }
     long st = rt_test_read_key(rfd, "status");
@@ -283,6 +289,155 @@ static void pid1_killed_leaves_it_to_the_sweep(void **state)
          * would. */
         assert_non_null(strstr(out, "There appear to be 3 leaked "
                                     "shared_memory objects"));
+    }
+}
+
+/* ---- a sweep inside a container, a host process holding the object ---- */
+
+struct inside_args {
+    const char *prefix;
+    int go; /* read end: the test holds a segment, sweep now */
+};
+
+/* A run made in the namespace, killed whole (program, tracker, guardian)
+ * while its PID 1 lives on; then "resourcetracker sweep" in the same
+ * namespace. */
+static int inside_creator(const char *prefix, int w)
+{
+    for (int i = 0; i < NS_SEGMENTS; i++) {
+        char name[128];
+        ns_name(name, sizeof(name), prefix, i);
+        int fd = rt_shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+        if (fd < 0) {
+            return 81;
+        }
+        close(fd);
+    }
+    if (!rt_test_wait_until(pipes_drained, &w, 10)) {
+        return 82;
+    }
+    proc_say(w, "made 1");
+    rt_test_hang();
+}
+
+static int inside_init(const struct inside_args *a, int w)
+{
+    if (getpid() != 1 || mount("proc", "/proc", "proc",
+                               MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+        return 80;
+    }
+    int made[2];
+    if (pipe(made) < 0) {
+        return 83;
+    }
+    pid_t c = fork();
+    if (c == 0) {
+        _exit(inside_creator(a->prefix, made[1]));
+    }
+    close(made[1]);
+    char line[64];
+    if (rt_test_read_line(made[0], line, sizeof(line), 20) < 0 ||
+        strcmp(line, "made 1") != 0) {
+        return 84;
+    }
+    /* Everything of the namespace but its PID 1: the whole run. */
+    (void)kill(-1, SIGKILL);
+    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {
+    }
+    proc_say(w, "dead 1");
+    char c1;
+    if (read(a->go, &c1, 1) != 1) {
+        return 85;
+    }
+    char cli[512];
+    char *argv[] = {(char *)cli_path(cli, sizeof(cli)), (char *)"sweep", NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    pid_t s;
+    int r = posix_spawn(&s, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (r != 0) {
+        return 86;
+    }
+    int st;
+    if (waitpid(s, &st, 0) != s || !WIFEXITED(st)) {
+        return 87;
+    }
+    proc_say(w, "sweep %d", WEXITSTATUS(st));
+    return 0;
+}
+
+static int inside_host(void *arg, int w)
+{
+    const struct inside_args *a = arg;
+    if (unshare(CLONE_NEWPID | CLONE_NEWNS) < 0 ||
+        mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) {
+        proc_say(w, "unshare: %s", strerror(errno));
+        return 90;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        _exit(inside_init(a, w));
+    }
+    int st = rt_test_wait_pid(pid, 40);
+    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : 91;
+}
+
+static void sweep_inside_a_namespace_leaves_what_the_host_holds(void **state)
+{
+    struct rt_test *t = *state;
+    if (geteuid() != 0) {
+        skip();
+    }
+    char prefix[96];
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    struct inside_args a = {rt_test_name(t, prefix, sizeof(prefix), "in"),
+                            go[0]};
+    /* stderr of this process's children is the test's capture. */
+    fflush(NULL);
+    int rfd;
+    pid_t host = rt_test_fork(t, inside_host, &a, &rfd);
+    close(go[0]);
+    assert_int_equal(rt_test_read_key(rfd, "dead"), 1);
+    assert_int_equal(ns_count(prefix), NS_SEGMENTS);
+    /* A process outside the namespace, this one, maps the first segment:
+     * the sweeper cannot see it. */
+    char name[128];
+    ns_name(name, sizeof(name), prefix, 0);
+    int fd = shm_open(name, O_RDWR, 0);
+    assert_true(fd >= 0);
+    void *m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    assert_true(m != MAP_FAILED);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    close(go[1]);
+    long sweep = rt_test_read_key(rfd, "sweep");
+    close(rfd);
+    int hst = rt_test_wait_pid(host, 40);
+    assert_true(hst != -1 && WIFEXITED(hst));
+    assert_int_equal(WEXITSTATUS(hst), 0);
+    rt_test_untrack(t, host);
+    /* Left, all of them (any could be held up there), for a later sweep. */
+    assert_int_equal(sweep, 1);
+    assert_true(rt_test_shm_exists(name));
+    assert_int_equal(ns_count(prefix), NS_SEGMENTS);
+    assert_non_null(strstr(rt_test_stderr(t), "processes outside this PID "
+                                              "namespace cannot be seen"));
+    munmap(m, 4096);
+    /* From the initial namespace (where the suite runs), a sweep that sees
+     * every process removes them. */
+    char ns[64] = "";
+    assert_true(readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1) > 0);
+    if (strcmp(ns, INIT_PIDNS) == 0) {
+        assert_int_equal(run_sweep(t), 0);
+        assert_int_equal(ns_count(prefix), 0);
+    } else {
+        for (int i = 0; i < NS_SEGMENTS; i++) {
+            ns_name(name, sizeof(name), prefix, i);
+            (void)shm_unlink(name);
+        }
     }
 }
 
@@ -668,6 +823,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         RT_TEST(pid1_exit_cleans_up),
         RT_TEST(pid1_killed_leaves_it_to_the_sweep),
+        RT_TEST(sweep_inside_a_namespace_leaves_what_the_host_holds),
         RT_TEST(chrooted_path_is_exdev),
         RT_TEST(low_descriptor_limit_is_emfile_then_exec),
         RT_TEST(idle_pipes_keep_default_size),
