@@ -193,11 +193,13 @@ RT_EXPORT int rt_unregister(const char *name, const char *rtype);
  *
  * Ensures the tracker is running (as rt_ensure_running) and returns the write
  * end of its public pipe, the one to hand to programs you exec and to
- * CPython. The descriptor is close-on-exec, except one this process adopted
- * from RESOURCE_TRACKER_FD: that one keeps the flag it was inherited with,
- * so the programs this one execs inherit it together with the variable and
- * share the tracker too. Do not close it. (The process itself writes on a
- * private pipe of its own; both reach the same tracker.)
+ * CPython. The descriptor is close-on-exec. In a process that adopted its
+ * tracker from RESOURCE_TRACKER_FD it is a close-on-exec copy of the adopted
+ * descriptor, made at the first call: the adopted one keeps the flag it was
+ * inherited with, so the programs this process execs inherit it together
+ * with the variable and share the tracker too. Do not close it. (The
+ * process itself writes on a private pipe of its own; both reach the same
+ * tracker.)
  *
  * To share the tracker with a program you exec, keep this descriptor open in
  * the child (a posix_spawn dup2 action onto itself, or clearing FD_CLOEXEC)

@@ -80,6 +80,8 @@ struct tracker_handle {
     /* Under the lock. */
     int a_w, a_spare, b_w, journal; /* -1 when absent */
     uint64_t a_dev, a_ino, b_dev, b_ino;
+    int b_inherited;  /* b_w came from RESOURCE_TRACKER_FD, flag as it was */
+    int getfd_copy;   /* rt_getfd's close-on-exec copy of it, or -1 */
     pid_t pid;        /* -1: not known or none */
     void *alive_page; /* mapped at the first start, replaced in place */
     int env_checked;  /* RESOURCE_TRACKER_FD is read at the first call only */
@@ -100,6 +102,7 @@ static struct tracker_handle handle = {
     .a_spare = -1,
     .b_w = -1,
     .journal = -1,
+    .getfd_copy = -1,
     .pid = -1,
     .inflight = RT_LAUNCH_INIT,
 };
@@ -187,6 +190,7 @@ static void forget(void)
 {
     handle.a_w = handle.a_spare = handle.b_w = handle.journal = -1;
     handle.a_dev = handle.a_ino = handle.b_dev = handle.b_ino = 0;
+    handle.b_inherited = 0;
     handle.pid = -1;
     atomic_store_explicit(&handle.alive, NULL, memory_order_release);
     atomic_store_explicit(&handle.fd, -1, memory_order_release);
@@ -498,6 +502,7 @@ static int adopt_env(void)
         return -1;
     }
     handle.b_w = fd;
+    handle.b_inherited = 1;
     identity(fd, &handle.b_dev, &handle.b_ino);
     handle.pid = -1;
     if (orphaned) {
@@ -817,6 +822,25 @@ int rt_unregister(const char *name, const char *rtype)
     return fail(message(RT_CMD_UNREGISTER, name, rtype));
 }
 
+/* What rt_getfd hands out for an adopted public pipe: a close-on-exec copy,
+ * made once, so that the caller gets the flag the interface promises while
+ * the inherited descriptor keeps crossing exec with the variable. A copy
+ * that is no longer the pipe (closed by the host, or its tracker replaced)
+ * is left alone, never closed: its number was handed out. Returns the copy
+ * or -errno. */
+static int getfd_copy(void)
+{
+    if (rt__fd_is(handle.getfd_copy, handle.b_dev, handle.b_ino)) {
+        return handle.getfd_copy;
+    }
+    int fd = fcntl(handle.b_w, F_DUPFD_CLOEXEC, 3);
+    if (fd < 0) {
+        return errno == EINVAL ? -EMFILE : -errno;
+    }
+    handle.getfd_copy = rt__fd_move_high(fd);
+    return handle.getfd_copy;
+}
+
 int rt_getfd(void)
 {
     if (rt_ensure_running() < 0) {
@@ -824,8 +848,11 @@ int rt_getfd(void)
     }
     int cs = lock();
     int fd = handle.b_w;
+    if (fd >= 0 && handle.b_inherited) {
+        fd = getfd_copy();
+    }
     unlock(cs);
-    return fd;
+    return fd < 0 ? fail(fd) : fd;
 }
 
 int rt_setfd(int fd)
@@ -846,6 +873,7 @@ int rt_setfd(int fd)
         handle.a_w = handle.a_spare = -1;
         handle.a_dev = handle.a_ino = 0;
         handle.b_w = fd;
+        handle.b_inherited = 0;
         identity(fd, &handle.b_dev, &handle.b_ino);
         handle.pid = -1;
         publish_adopted();

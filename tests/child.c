@@ -4,7 +4,12 @@
  *
  *   ensure            "ensure R ERRNO"   rt_ensure_running
  *   pid               "pid N"            rt_tracker_pid
- *   fdinfo            "fd FD DEV INO"    rt_getfd and fstat of it
+ *   fdinfo            "fd DEV INO C"     rt_getfd, fstat of it, and C 1
+ *                                        when it is close-on-exec
+ *   envflag           "envflag C"        C 1 when the descriptor named by
+ *                                        RESOURCE_TRACKER_FD is
+ *                                        close-on-exec, 0 when not, -1
+ *                                        when there is none
  *   shm NAME          "shm R ERRNO"      shm_open(O_CREAT|O_EXCL) + rt_register
  *   sem NAME          "sem R ERRNO"      sem_open(O_CREAT|O_EXCL) + rt_register
  *   reg NAME RTYPE    "reg R ERRNO"
@@ -157,12 +162,17 @@ int main(int argc, char **argv)
         } else if (strcmp(cmd, "fdinfo") == 0) {
             int fd = rt_getfd();
             struct stat st;
-            if (fd < 0 || fstat(fd, &st) < 0) {
-                printf("fd -1 0 0\n");
+            int flags = fd < 0 ? -1 : fcntl(fd, F_GETFD);
+            if (fd < 0 || fstat(fd, &st) < 0 || flags < 0) {
+                printf("fd 0 0 -1\n");
             } else {
-                printf("fd %d %ju %ju\n", fd, (uintmax_t)st.st_dev,
-                       (uintmax_t)st.st_ino);
+                printf("fd %ju %ju %d\n", (uintmax_t)st.st_dev,
+                       (uintmax_t)st.st_ino, (flags & FD_CLOEXEC) != 0);
             }
+        } else if (strcmp(cmd, "envflag") == 0) {
+            const char *v = getenv("RESOURCE_TRACKER_FD");
+            int flags = v == NULL ? -1 : fcntl(atoi(v), F_GETFD);
+            printf("envflag %d\n", flags < 0 ? -1 : (flags & FD_CLOEXEC) != 0);
         } else if (strcmp(cmd, "shm") == 0 && a1 != NULL) {
             out("shm", make_shm(a1));
             i++;

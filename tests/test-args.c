@@ -8,10 +8,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "resourcetracker.h"
@@ -198,6 +201,61 @@ static void rt_setfd_adopts_a_pipe_and_messages_are_exact(void **state)
     rt_test_expect_clean_exit(*state, pid, rfd, 20);
 }
 
+/* Adopted from RESOURCE_TRACKER_FD, the descriptor keeps crossing exec, and
+ * rt_getfd hands out a close-on-exec copy of it: the same one at every
+ * call, a new one once the host closed it, and EMFILE (nothing else
+ * touched) when no descriptor is left for one. */
+static int adopt_env_pipe(void *arg, int w)
+{
+    (void)arg;
+    int p[2];
+    struct stat st;
+    if (pipe(p) < 0 || fstat(p[1], &st) < 0) {
+        return 99;
+    }
+    char value[96];
+    snprintf(value, sizeof(value), "%d:%ju:%ju", p[1], (uintmax_t)st.st_dev,
+             (uintmax_t)st.st_ino);
+    if (setenv(RT_ENV_FD, value, 1) < 0) {
+        return 99;
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        return 99;
+    }
+    struct rlimit tight = {(rlim_t)p[1] + 1, rl.rlim_max};
+    RT_CHECK_EQ(w, setrlimit(RLIMIT_NOFILE, &tight), 0);
+    RT_CHECK(w, rt_getfd(), -1, EMFILE);
+    RT_CHECK_EQ(w, setrlimit(RLIMIT_NOFILE, &rl), 0);
+    int fd = rt_getfd();
+    struct stat got;
+    RT_CHECK_EQ(w, fd >= 0 && fd != p[1] && fstat(fd, &got) == 0, 1);
+    RT_CHECK_EQ(w, got.st_dev == st.st_dev && got.st_ino == st.st_ino, 1);
+    RT_CHECK_EQ(w, (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0, 1);
+    RT_CHECK_EQ(w, fcntl(p[1], F_GETFD), 0);
+    RT_CHECK_EQ(w, rt_getfd(), fd);
+    close(fd);
+    int again = rt_getfd();
+    RT_CHECK_EQ(w, again >= 0 && fstat(again, &got) == 0, 1);
+    RT_CHECK_EQ(w, got.st_dev == st.st_dev && got.st_ino == st.st_ino, 1);
+    RT_CHECK_EQ(w, (fcntl(again, F_GETFD) & FD_CLOEXEC) != 0, 1);
+    /* Everything went where the variable said. */
+    RT_CHECK(w, rt_register("/rt-args-env", RT_SHARED_MEMORY), 0, 0);
+    char buf[128];
+    ssize_t n = read(p[0], buf, sizeof(buf) - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    RT_CHECK_EQ(w, strcmp(buf, "REGISTER:/rt-args-env:shared_memory\n"), 0);
+    return rt_test_failures;
+}
+
+static void rt_getfd_of_an_adopted_pipe_is_a_cloexec_copy(void **state)
+{
+    int rfd;
+    pid_t pid = rt_test_fork(*state, adopt_env_pipe, NULL, &rfd);
+    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+    assert_string_equal(rt_test_stderr(*state), "");
+}
+
 /* A host out of descriptors gets -1 and the errno of the call that failed,
  * and the library works once descriptors are free again. */
 static int out_of_fds(void *arg, int w)
@@ -242,6 +300,7 @@ int main(void)
         RT_TEST(names_past_pipe_buf_are_enametoolong),
         RT_TEST(rt_setfd_refuses_what_is_not_a_pipe_write_end),
         RT_TEST(rt_setfd_adopts_a_pipe_and_messages_are_exact),
+        RT_TEST(rt_getfd_of_an_adopted_pipe_is_a_cloexec_copy),
         RT_TEST(descriptor_exhaustion_is_emfile),
     };
     return RT_RUN(tests);

@@ -81,7 +81,7 @@ static const char py_parent[] =
     "                     stdout=subprocess.PIPE).stdout\n"
     "for line in out.decode().splitlines():\n"
     "    print('child', line)\n"
-    "print('want fd %d %d %d' % (fd, st.st_dev, st.st_ino))\n"
+    "print('want fd %d %d 1' % (st.st_dev, st.st_ino))\n"
     "print('done', flush=True)\n"
     "sys.stdin.read()\n";
 

@@ -74,10 +74,11 @@ static int adopt_host(void *arg, int w)
     } else {
         snprintf(env, sizeof(env), "%s=%d", RT_ENV_FD, fd);
     }
-    struct child_run c = {a->t,
-                          a->by_setfd ? NULL : env,
-                          fd,
-                          {"pid", "fdinfo", "shm", a->name, "pid", NULL}};
+    struct child_run c = {
+        a->t,
+        a->by_setfd ? NULL : env,
+        fd,
+        {"pid", "fdinfo", "shm", a->name, "envflag", "fdinfo", NULL}};
     if (a->by_setfd) {
         c.args[0] = "setfd";
         c.args[1] = fdtext;
@@ -88,13 +89,19 @@ static int adopt_host(void *arg, int w)
         c.args[6] = NULL;
     }
     char out[6][128];
-    int status = run_child(&c, out, 4);
+    int status = run_child(&c, out, a->by_setfd ? 4 : 5);
+    /* rt_getfd hands out our pipe close-on-exec, however it was adopted. */
     char want_fd[128];
-    snprintf(want_fd, sizeof(want_fd), "fd %d %ju %ju", fd,
-             (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+    snprintf(want_fd, sizeof(want_fd), "fd %ju %ju 1", (uintmax_t)st.st_dev,
+             (uintmax_t)st.st_ino);
     int base = a->by_setfd ? 1 : 0;
     if (a->by_setfd) {
         RT_CHECK_EQ(w, strcmp(out[0], "setfd 0 0"), 0);
+    } else {
+        /* ... while the descriptor the variable names stays open across
+         * exec, and every call returns the same copy. */
+        RT_CHECK_EQ(w, strcmp(out[3], "envflag 0"), 0);
+        RT_CHECK_EQ(w, strcmp(out[4], want_fd), 0);
     }
     RT_CHECK_EQ(w, status, 0);
     /* Adopted through the variable, the tracker is not asked anything

@@ -78,9 +78,10 @@ static int spawn_host(void *arg, int w)
     struct stat fst;
     fstat(fd, &fst);
     char want[128];
-    snprintf(want, sizeof(want), "fd %d %ju %ju", fd, (uintmax_t)fst.st_dev,
+    snprintf(want, sizeof(want), "fd %ju %ju 1", (uintmax_t)fst.st_dev,
              (uintmax_t)fst.st_ino);
-    /* No tracker of its own, and our pipe under the same number. */
+    /* No tracker of its own, and our pipe (close-on-exec, as rt_getfd
+     * always hands it out). */
     RT_CHECK_EQ(w, strcmp(lines[0], "pid -1"), 0);
     RT_CHECK_EQ(w, strcmp(lines[1], want), 0);
     RT_CHECK_EQ(w, strcmp(lines[2], "shm 0 0"), 0);
