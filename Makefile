@@ -62,7 +62,7 @@ $(shell mkdir -p $(BUILD) && [ "$$(cat $(FLAGS_FILE) 2>/dev/null)" = '$(FLAGS_NO
 # path), and modules of the client side only.
 TRACKER_SRCS := tracker wire registry slab rtypes rawipc rmtree pathres alive \
                 fdio diag ledger journal recorder statedir ctl cleanup \
-                objects guardian sweep idset procscan
+                objects guardian sweep idset procscan printable
 CLIENT_SRCS  := client inherit launch wrappers
 
 OBJ  := $(BUILD)/obj
@@ -467,7 +467,7 @@ FUZZ := $(BUILD)/fuzz/fuzz-wire
 FUZZ_JOURNAL := $(BUILD)/fuzz/fuzz-journal
 FUZZ_FLAGS = $(BASEFLAGS) $(WARNINGS) -O1 -fsanitize=fuzzer,address,undefined
 $(FUZZ): tests/fuzz-wire.c src/wire.c src/registry.c src/slab.c src/diag.c \
-         src/fdio.c $(GEN)/errtab.c
+         src/printable.c src/fdio.c $(GEN)/errtab.c
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
 	$(Q)clang $(FUZZ_FLAGS) -o $@ $(filter %.c,$^)
@@ -476,7 +476,7 @@ $(FUZZ): tests/fuzz-wire.c src/wire.c src/registry.c src/slab.c src/diag.c \
 $(FUZZ_JOURNAL): tests/fuzz-journal.c src/journal.c src/recorder.c \
                  src/ledger.c src/registry.c src/slab.c src/wire.c \
                  src/rtypes.c src/rawipc.c src/rmtree.c src/pathres.c \
-                 src/objects.c src/fdio.c src/diag.c $(GEN)/errtab.c
+                 src/objects.c src/fdio.c src/diag.c src/printable.c $(GEN)/errtab.c
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
 	$(Q)clang $(FUZZ_FLAGS) -Wl,--wrap=mmap -Wl,--wrap=munmap \

@@ -10,6 +10,7 @@
 
 #include "decimal.h"
 #include "fdio.h"
+#include "printable.h"
 
 /* Large enough for the longest name escaped (10 bytes per input byte for
  * "\udcNN") plus the surrounding text; a longer line is cut with "...". */
@@ -246,35 +247,6 @@ void rt__diag_note(const char *text, const char *text2)
     flush();
 }
 
-/* Code points >= U+00A0 that Python's str.isprintable() rejects: separators
- * other than the space, format characters, private use, noncharacters. The
- * list is not Unicode's full "unassigned" set, which Python also escapes. */
-static const uint32_t unprintable[][2] = {
-    {0x00A0, 0x00A0},    {0x00AD, 0x00AD},   {0x0600, 0x0605},
-    {0x061C, 0x061C},    {0x06DD, 0x06DD},   {0x070F, 0x070F},
-    {0x0890, 0x0891},    {0x08E2, 0x08E2},   {0x180E, 0x180E},
-    {0x1680, 0x1680},    {0x2000, 0x200F},   {0x2028, 0x202F},
-    {0x205F, 0x2064},    {0x2066, 0x206F},   {0x3000, 0x3000},
-    {0xE000, 0xF8FF},    {0xFDD0, 0xFDEF},   {0xFEFF, 0xFEFF},
-    {0xFFF0, 0xFFFB},    {0xFFFE, 0xFFFF},   {0x110BD, 0x110BD},
-    {0x110CD, 0x110CD},  {0x13430, 0x1343F}, {0x1BCA0, 0x1BCA3},
-    {0x1D173, 0x1D17A},  {0xE0000, 0xE00FF}, {0xE01F0, 0xE0FFF},
-    {0xF0000, 0x10FFFF},
-};
-
-static int printable(uint32_t cp)
-{
-    if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0)) {
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof(unprintable) / sizeof(unprintable[0]); i++) {
-        if (cp >= unprintable[i][0] && cp <= unprintable[i][1]) {
-            return 0;
-        }
-    }
-    return (cp & 0xFFFE) != 0xFFFE;
-}
-
 size_t rt__diag_utf8_decode(const unsigned char *s, size_t n, uint32_t *ret_cp)
 {
     unsigned char c = s[0];
@@ -358,7 +330,7 @@ int rt__diag_repr(char *buf, size_t cap, size_t *pos, const unsigned char *name,
         } else if (cp == '\n' || cp == '\r' || cp == '\t') {
             char esc[2] = {'\\', cp == '\n' ? 'n' : cp == '\r' ? 'r' : 't'};
             r = append(buf, cap, &p, esc, 2);
-        } else if (printable(cp)) {
+        } else if (rt__printable(cp)) {
             r = append(buf, cap, &p, (const char *)name + i, n);
         } else if (cp < 0x100) {
             r = append_escape(buf, cap, &p, 'x', cp, 2);

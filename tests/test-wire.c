@@ -3,6 +3,8 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "diag.h"
@@ -251,6 +253,86 @@ static void repr_matches_python(void **state)
     assert_int_equal(pos, 0);
 }
 
+/* UTF-8 of code point CP into OUT; its length. */
+static size_t utf8(uint32_t cp, char *out)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Every code point but the surrogates, 64 to a name, against the repr()
+ * of the Python on this machine (skipped without one). The table in
+ * printable.c comes from Python 3.11 (Unicode 14): a Python of another
+ * Unicode version differs on the code points assigned since. */
+static void repr_matches_python_for_every_code_point(void **state)
+{
+    (void)state;
+    static const char script[] =
+        "python3 -c '\n"
+        "import sys, unicodedata\n"
+        "if unicodedata.unidata_version != \"14.0.0\": sys.exit(3)\n"
+        "cps = [c for c in range(1, 0x110000) if not 0xD800 <= c < 0xE000]\n"
+        "for i in range(0, len(cps), 64):\n"
+        "    s = \"\".join(map(chr, cps[i:i + 64]))\n"
+        "    sys.stdout.buffer.write(repr(s).encode() + b\"\\n\")\n"
+        "' 2>/dev/null";
+    FILE *py = popen(script, "r");
+    if (py == NULL) {
+        skip();
+    }
+    static char line[4096];
+    char name[64 * 4];
+    size_t len = 0;
+    int count = 0;
+    int lines = 0;
+    int bad = 0;
+    for (uint32_t cp = 1; cp < 0x110000; cp++) {
+        if (cp >= 0xD800 && cp < 0xE000) {
+            continue;
+        }
+        len += utf8(cp, name + len);
+        if (++count < 64 && cp != 0x10FFFF) {
+            continue;
+        }
+        if (fgets(line, sizeof(line), py) == NULL) {
+            break;
+        }
+        lines++;
+        line[strcspn(line, "\n")] = '\0';
+        const char *ours = repr(name, len);
+        if (strcmp(ours, line) != 0 && bad++ < 3) {
+            print_error("from U+%04X: python %s, ours %s\n",
+                        (unsigned)cp - (unsigned)count + 1, line, ours);
+        }
+        len = 0;
+        count = 0;
+    }
+    int st = pclose(py);
+    if (lines == 0 && st != 0) {
+        skip(); /* no python3, or another Unicode version */
+    }
+    assert_int_equal(bad, 0);
+    assert_int_equal(lines, (0x110000 - 1 - 0x800 + 63) / 64);
+}
+
 static void errtab_has_this_libcs_texts(void **state)
 {
     (void)state;
@@ -270,6 +352,7 @@ int main(void)
         cmocka_unit_test(round_trip),
         cmocka_unit_test(parse_rejects_garbage),
         cmocka_unit_test(repr_matches_python),
+        cmocka_unit_test(repr_matches_python_for_every_code_point),
         cmocka_unit_test(errtab_has_this_libcs_texts),
     };
     return RT_RUN(tests);
