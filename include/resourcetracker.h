@@ -152,9 +152,8 @@ RT_EXPORT int rt_ensure_running(void);
  *                 tracker of the library only the types it was started
  *                 with; RTYPE is a path type and NAME is not an absolute
  *                 path in normal form, or is "/".
- *   ENAMETOOLONG  the message, or the UNREGISTER line that would withdraw
- *                 it, would not fit one atomic pipe write (PIPE_BUF bytes,
- *                 newline included): see NOTES.
+ *   ENAMETOOLONG  the message would not fit one atomic pipe write
+ *                 (PIPE_BUF bytes, newline included): see NOTES.
  *   EAGAIN, ENOMEM, EMFILE, ...  the tracker could not be started.
  *   EAGAIN        the tracker's write end was set non-blocking (by whoever
  *                 handed it over) and the pipe is full.
@@ -168,9 +167,13 @@ RT_EXPORT int rt_ensure_running(void);
  *   another network namespace: the socket is in the abstract namespace).
  * NOTES
  *   The longest name, PIPE_BUF = 4096: in the colon form (printable ASCII
- *   names) 4083 - strlen(RTYPE) bytes (4070 for "shared_memory", 4074 for
- *   "semaphore"); in the JSON form (other names), 3 * floor((4047 -
- *   strlen(RTYPE)) / 4) bytes (3024 for "shared_memory").
+ *   names) 4085 - strlen(RTYPE) bytes for rt_register (4072 for
+ *   "shared_memory", 4076 for "semaphore") and two bytes less for
+ *   rt_unregister, whose line is two bytes longer; in the JSON form (other
+ *   names), 3 * floor((4049 - strlen(RTYPE)) / 4) bytes for rt_register
+ *   and 3 * floor((4047 - strlen(RTYPE)) / 4) for rt_unregister. A name
+ *   in the two bytes between can be registered but not withdrawn: it is
+ *   cleaned up at the end, as a name never unregistered is.
  */
 RT_EXPORT int rt_register(const char *name, const char *rtype);
 

@@ -768,11 +768,6 @@ static int message(enum rt_cmd cmd, const char *name, const char *rtype)
     if (len < 0) {
         return (int)len;
     }
-    /* A name is registered only if it can be withdrawn: the UNREGISTER
-     * line is two bytes longer, in either form. */
-    if (cmd == RT_CMD_REGISTER && (size_t)len + 2 > RT_MSG_MAX) {
-        return -ENAMETOOLONG;
-    }
     if (atomic_load_explicit(&handle.fd, memory_order_acquire) < 0) {
         int r = ensure();
         if (r < 0) {

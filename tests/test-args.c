@@ -63,27 +63,34 @@ static int long_names(void *arg, int w)
 {
     (void)arg;
     static char name[PIPE_BUF * 4];
-    /* A name is registered only if its UNREGISTER line fits one atomic
-     * write too. Colon form: "UNREGISTER:" NAME ":semaphore\n" is exactly
-     * PIPE_BUF for the longest name. */
+    /* Each message is refused only when it itself would not fit one
+     * atomic write. Colon form: "UNREGISTER:" NAME ":semaphore\n" is
+     * exactly PIPE_BUF for the longest name it takes. */
     size_t fit = PIPE_BUF - strlen("UNREGISTER::semaphore\n");
     memset(name, 'n', sizeof(name) - 1);
     name[0] = '/';
     name[fit] = '\0';
     RT_CHECK(w, rt_register(name, "semaphore"), 0, 0);
     RT_CHECK(w, rt_unregister(name, "semaphore"), 0, 0);
-    /* One and two bytes more: the REGISTER line would still fit, the
-     * UNREGISTER line not. */
+    /* One and two bytes more: the REGISTER line still fits, the UNREGISTER
+     * line not (that name stays registered; the tracker's sem_unlink of it
+     * fails at the end, ENAMETOOLONG, past NAME_MAX). */
     for (int more = 1; more <= 2; more++) {
         name[fit + (size_t)more - 1] = 'n';
         name[fit + (size_t)more] = '\0';
-        RT_CHECK(w, rt_register(name, "semaphore"), -1, ENAMETOOLONG);
+        RT_CHECK(w, rt_register(name, "semaphore"), 0, 0);
         RT_CHECK(w, rt_unregister(name, "semaphore"), -1, ENAMETOOLONG);
     }
-    /* JSON form (a name with a newline): 4 base64 characters per 3 bytes. */
+    /* Three more: REGISTER:NAME:semaphore\n is PIPE_BUF + 1. */
+    name[fit + 2] = 'n';
+    name[fit + 3] = '\0';
+    RT_CHECK(w, rt_register(name, "semaphore"), -1, ENAMETOOLONG);
+    /* JSON form (a name with a newline): 4 base64 characters per 3 bytes,
+     * the REGISTER line two bytes shorter than the UNREGISTER one. */
     size_t fixed = strlen("{\"cmd\":\"UNREGISTER\",\"rtype\":\"semaphore\","
                           "\"base64_name\":\"\"}\n");
     size_t jfit = (PIPE_BUF - fixed) / 4 * 3;
+    size_t jfit_reg = (PIPE_BUF - fixed + 2) / 4 * 3;
     memset(name, 'j', sizeof(name) - 1);
     name[0] = '/';
     name[1] = '\n';
@@ -92,9 +99,15 @@ static int long_names(void *arg, int w)
     RT_CHECK(w, rt_unregister(name, "semaphore"), 0, 0);
     name[jfit] = 'j';
     name[jfit + 1] = '\0';
+    RT_CHECK(w, rt_unregister(name, "semaphore"), -1, ENAMETOOLONG);
+    name[jfit + 1] = 'j';
+    name[jfit_reg] = '\0';
+    RT_CHECK(w, rt_register(name, "semaphore"), 0, 0);
+    name[jfit_reg] = 'j';
+    name[jfit_reg + 1] = '\0';
     RT_CHECK(w, rt_register(name, "semaphore"), -1, ENAMETOOLONG);
     /* A huge name is refused without being read to its end. */
-    name[jfit + 1] = 'j';
+    name[jfit_reg + 1] = 'j';
     name[sizeof(name) - 1] = '\0';
     RT_CHECK(w, rt_register(name, "semaphore"), -1, ENAMETOOLONG);
     RT_CHECK(w, rt_unregister(name, "shared_memory"), -1, ENAMETOOLONG);
