@@ -255,6 +255,23 @@ static void reap_orphans(pid_t child)
     }
 }
 
+/* What --wait takes in sigwaitinfo: every signal (SIGCHLD included, for
+ * COMMAND's end), so that none kills or stops `run` while COMMAND lives on,
+ * except what cannot be caught (SIGKILL, SIGSTOP), what a fault of ours
+ * raises (a blocked SIGSEGV would kill us anyway, without the handler a
+ * debugger expects) and the terminal's background read and write stops,
+ * which a parent that never touches the terminal does not get. */
+static void waited_signals(sigset_t *set)
+{
+    static const int left[] = {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS,
+                               SIGFPE,  SIGILL,  SIGTRAP, SIGSYS,
+                               SIGABRT, SIGTTIN, SIGTTOU};
+    sigfillset(set);
+    for (size_t k = 0; k < sizeof(left) / sizeof(left[0]); k++) {
+        sigdelset(set, left[k]);
+    }
+}
+
 /* --wait: COMMAND's parent until the end. */
 static int wait_for(pid_t child, int status_fd, const sigset_t *set)
 {
@@ -282,6 +299,12 @@ static int wait_for(pid_t child, int status_fd, const sigset_t *set)
          * group); one sent to us alone is passed on. */
         if (si.si_code <= 0) {
             (void)kill(child, sig);
+        }
+        if (sig == SIGTSTP) {
+            /* Stop with COMMAND, as we would have without waiting for the
+             * signal, so that a shell sees the job stopped (^Z); its
+             * SIGCONT continues us both. */
+            (void)kill(getpid(), SIGSTOP);
         }
     }
     /* The tracker closes its end of the status pipe when it exits, after
@@ -386,12 +409,7 @@ int cli_run(int argc, char **argv)
     }
     sigset_t set;
     sigset_t old;
-    sigemptyset(&set);
-    int forwarded[] = {SIGINT,  SIGTERM, SIGHUP, SIGQUIT,
-                       SIGUSR1, SIGUSR2, SIGCHLD};
-    for (size_t k = 0; k < sizeof(forwarded) / sizeof(forwarded[0]); k++) {
-        sigaddset(&set, forwarded[k]);
-    }
+    waited_signals(&set);
     sigprocmask(SIG_BLOCK, &set, &old);
     /* SIGCHLD ignored (inherited so) would reap COMMAND for us, and we
      * would wait for it for ever: the default while we wait, and COMMAND

@@ -23,6 +23,7 @@ int main(int argc, char **argv)
      * out in the order they were made. */
     (void)setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
+        cli_error("missing command (run, list or sweep)");
         fputs(usage, stderr);
         return CLI_USAGE;
     }

@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "resourcetracker.h"
@@ -829,6 +830,61 @@ static void wait_passes_signals_on(void **state)
     assert_string_equal(rt_test_stderr(t), "");
 }
 
+/* Whether PID's state is STATE ('T' stopped, 'S' sleeping...) before
+ * SECONDS have passed. */
+static int reaches_state(pid_t pid, char state, double seconds)
+{
+    double end = proc_now() + proc_scaled(seconds);
+    do {
+        char buf[64];
+        if (rt_test_proc_field(pid, "status", "State:", buf, sizeof(buf)) ==
+                0 &&
+            buf[strspn(buf, " \t")] == state) {
+            return 1;
+        }
+        struct timespec ms = {0, 2000000};
+        nanosleep(&ms, NULL);
+    } while (proc_now() < end);
+    return 0;
+}
+
+/* Not only the usual few: any signal COMMAND may handle is passed on, and
+ * a SIGTSTP stops run with COMMAND, its SIGCONT continuing both. */
+static void wait_passes_every_signal_on(void **state)
+{
+    struct rt_test *t = *state;
+    const char *opts[] = {"--wait", NULL};
+    const char *args[] = {
+        "/bin/sh", "-c",
+        "trap 'echo alrm' ALRM; trap 'echo pipe' PIPE; trap 'echo winch' "
+        "WINCH; trap 'echo bye; exit 9' TERM; "
+        "echo ready $$; while :; do sleep 0.02; done",
+        NULL};
+    struct proc p = run(t, opts, args, 0);
+    char line[128];
+    read_line(&p, "ready ", line, sizeof(line));
+    pid_t sh = (pid_t)atol(line + 6);
+    rt_test_track(t, sh);
+    static const struct {
+        int sig;
+        const char *said;
+    } sigs[] = {{SIGALRM, "alrm"}, {SIGPIPE, "pipe"}, {SIGWINCH, "winch"}};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        assert_int_equal(kill(p.pid, sigs[i].sig), 0);
+        expect_line(&p, sigs[i].said);
+    }
+    assert_int_equal(kill(p.pid, SIGTSTP), 0);
+    assert_true(reaches_state(p.pid, 'T', 20));
+    assert_true(reaches_state(sh, 'T', 20));
+    assert_int_equal(kill(p.pid, SIGCONT), 0);
+    assert_true(reaches_state(sh, 'S', 20) || reaches_state(sh, 'R', 1));
+    assert_int_equal(kill(p.pid, SIGTERM), 0);
+    expect_line(&p, "bye");
+    assert_int_equal(exit_code(reap(p.pid)), 9);
+    close_proc(&p);
+    wait_runs_done(t);
+}
+
 /* ---- exit statuses ---- */
 
 /* The status of a run of ARGS, once its tracker has finished (a tracker
@@ -934,6 +990,46 @@ static void command_not_found_or_not_executable(void **state)
     assert_int_equal(exit_code(status_of(t, exec_mode, noexec)), 5);
     assert_int_equal(exit_code(status_of(t, wait_mode, noexec)), 5);
     wait_runs_done(t);
+}
+
+/* The command's own usage: errors are "resourcetracker: ..." lines on
+ * stderr and status 2, --help and --version go to stdout with status 0. */
+static void command_usage_errors_and_help(void **state)
+{
+    struct rt_test *t = *state;
+    char out[4096];
+    static const struct {
+        const char *args[4];
+        int status;
+        const char *out; /* what stdout starts with */
+        const char *err; /* what stderr starts with */
+    } cases[] = {
+        {{NULL}, 2, "", "resourcetracker: missing command"},
+        {{"frobnicate", NULL}, 2, "", "resourcetracker: unknown command"},
+        {{"--version", NULL}, 0, "resourcetracker ", ""},
+        {{"--help", NULL}, 0, "usage: resourcetracker", ""},
+        {{"run", "--help", NULL}, 0, "usage: resourcetracker run", ""},
+        {{"list", "--help", NULL}, 0, "usage: resourcetracker list", ""},
+        {{"sweep", "--help", NULL}, 0, "usage: resourcetracker sweep", ""},
+        {{"sweep", "--bogus", NULL}, 2, "", "resourcetracker: "},
+        {{"list", "extra", NULL}, 2, "", "resourcetracker: "},
+        {{"run", NULL}, 2, "", "resourcetracker: "},
+        {{"run", "--wait", "--frob", NULL}, 2, "", "resourcetracker: "},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(truncate(t->errpath, 0), 0);
+        int st = rt_test_cli(t, cases[i].args, out, sizeof(out), 20);
+        const char *err = rt_test_stderr(t);
+        if (st != cases[i].status ||
+            strncmp(out, cases[i].out, strlen(cases[i].out)) != 0 ||
+            strncmp(err, cases[i].err, strlen(cases[i].err)) != 0 ||
+            (cases[i].err[0] == '\0') != (err[0] == '\0')) {
+            fail_msg("case %zu (%s): status %d, stdout '%.60s', stderr "
+                     "'%.120s'",
+                     i, cases[i].args[0] ? cases[i].args[0] : "no arguments",
+                     st, out, err);
+        }
+    }
 }
 
 /* ---- CPython under run --preload ---- */
@@ -1136,9 +1232,11 @@ int main(int argc, char **argv)
         TEST(program_using_the_library_tracks_once),
         TEST(wait_returns_after_the_cleanup),
         TEST(wait_passes_signals_on),
+        TEST(wait_passes_every_signal_on),
         TEST(statuses_pass_through),
         TEST(wait_with_sigchld_ignored),
         TEST(command_not_found_or_not_executable),
+        TEST(command_usage_errors_and_help),
         TEST(python_killed_cpython_tracker_cleans),
         TEST(python_and_its_tracker_killed_ours_cleans),
         TEST(python_that_cleans_up_prints_nothing),
