@@ -256,20 +256,36 @@ static void reap_orphans(pid_t child)
 }
 
 /* What --wait takes in sigwaitinfo: every signal (SIGCHLD included, for
- * COMMAND's end), so that none kills or stops `run` while COMMAND lives on,
- * except what cannot be caught (SIGKILL, SIGSTOP), what a fault of ours
- * raises (a blocked SIGSEGV would kill us anyway, without the handler a
- * debugger expects) and the terminal's background read and write stops,
- * which a parent that never touches the terminal does not get. */
+ * COMMAND's end), so that none kills `run` while COMMAND lives on, except
+ * what cannot be caught (SIGKILL, SIGSTOP), what a fault of ours raises (a
+ * blocked SIGSEGV would kill us anyway, without the handler a debugger
+ * expects) and job control: SIGTSTP, SIGTTIN and SIGTTOU stop us, and
+ * SIGCONT continues us, with their default actions, which the kernel
+ * applies as a shell expects (a stop in an orphaned process group is
+ * dropped; a SIGCONT is never lost to a stop of our own). */
 static void waited_signals(sigset_t *set)
 {
-    static const int left[] = {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS,
-                               SIGFPE,  SIGILL,  SIGTRAP, SIGSYS,
-                               SIGABRT, SIGTTIN, SIGTTOU};
+    static const int left[] = {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS,  SIGFPE,
+                               SIGILL,  SIGTRAP, SIGSYS,  SIGABRT, SIGTSTP,
+                               SIGTTIN, SIGTTOU, SIGCONT};
     sigfillset(set);
     for (size_t k = 0; k < sizeof(left) / sizeof(left[0]); k++) {
         sigdelset(set, left[k]);
     }
+}
+
+/* Whether SIG, as SI tells it, must be passed on to COMMAND: one sent to
+ * us (kill, sigqueue; also when sent to our whole process group, which we
+ * cannot tell apart: COMMAND then gets it twice) or the hangup the kernel
+ * sends a session leader alone, which COMMAND would otherwise never get.
+ * What a terminal sends its foreground process group reached COMMAND
+ * already. */
+static int passed_on(int sig, const siginfo_t *si)
+{
+    if (si->si_code <= 0) {
+        return 1;
+    }
+    return sig == SIGHUP && si->si_code == SI_KERNEL && getsid(0) == getpid();
 }
 
 /* --wait: COMMAND's parent until the end. */
@@ -295,16 +311,8 @@ static int wait_for(pid_t child, int status_fd, const sigset_t *set)
             reap_orphans(child);
             continue;
         }
-        /* A signal from a terminal reached COMMAND too (same process
-         * group); one sent to us alone is passed on. */
-        if (si.si_code <= 0) {
+        if (passed_on(sig, &si)) {
             (void)kill(child, sig);
-        }
-        if (sig == SIGTSTP) {
-            /* Stop with COMMAND, as we would have without waiting for the
-             * signal, so that a shell sees the job stopped (^Z); its
-             * SIGCONT continues us both. */
-            (void)kill(getpid(), SIGSTOP);
         }
     }
     /* The tracker closes its end of the status pipe when it exits, after

@@ -172,8 +172,9 @@ RT_EXPORT int rt_ensure_running(void);
  *   rt_unregister, whose line is two bytes longer; in the JSON form (other
  *   names), 3 * floor((4049 - strlen(RTYPE)) / 4) bytes for rt_register
  *   and 3 * floor((4047 - strlen(RTYPE)) / 4) for rt_unregister. A name
- *   in the two bytes between can be registered but not withdrawn: it is
- *   cleaned up at the end, as a name never unregistered is.
+ *   longer than the rt_unregister limit and within the rt_register one can
+ *   be registered but not withdrawn: it is cleaned up at the end, as a name
+ *   never unregistered is.
  */
 RT_EXPORT int rt_register(const char *name, const char *rtype);
 
@@ -213,7 +214,9 @@ RT_EXPORT int rt_unregister(const char *name, const char *rtype);
  * RETURN VALUE
  *   A descriptor >= 0 on success, -1 with errno set on failure.
  * ERRORS
- *   As rt_ensure_running.
+ *   As rt_ensure_running; and, in a process that adopted its tracker from
+ *   RESOURCE_TRACKER_FD, EMFILE when no descriptor is free for the copy
+ *   (the tracker itself is fine: messages still go through).
  */
 RT_EXPORT int rt_getfd(void);
 
