@@ -240,7 +240,8 @@ static void clean_type(unsigned t, struct rt_ledger *l,
          e != NULL; e = e->prev) {
         out += (size_t)settle(t, e, o);
     }
-    if (out > 0) {
+    /* A dry run removes nothing: no leak line says it cleans up. */
+    if (out > 0 && !o->dry_run) {
         rt__diag_leaks_begin(rt__rtypes_get(t)->name, out);
         for (const struct rt_entry *e = rt__registry_first(&l->reg, t);
              e != NULL; e = e->next) {

@@ -421,6 +421,8 @@ static void command_lists_and_sweeps_dead_run(void **state)
     expect_text(out, want);
     expect_text(out, "would remove 7, failed 0, left 0, dropped 0");
     assert_int_equal(rt_test_count_prefix(t->prefix), d.names);
+    /* Nothing said to be cleaned up by a dry run. */
+    assert_null(strstr(rt_test_stderr(t), "leaked"));
 
     const char *sweep[] = {"sweep", "--json", NULL};
     assert_int_equal(rt_test_cli(t, sweep, out, sizeof(out), 20), 0);
@@ -438,6 +440,8 @@ static void command_lists_and_sweeps_dead_run(void **state)
              "There appear to be 6 leaked shared_memory objects to clean up "
              "at shutdown: {");
     expect_text(rt_test_stderr(t), want);
+    assert_int_equal(rt_test_count(rt_test_stderr(t), "leaked shared_memory"),
+                     1);
 
     assert_int_equal(rt_test_cli(t, list, out, sizeof(out), 20), 0);
     snprintf(want, sizeof(want), "no runs in %s\n", t->statedir);
