@@ -37,6 +37,9 @@
  *       libc's there); every child must exit 0 within 10 s
  *                                               "mt-fork ok|FAIL"
  *   term          SIGTERM now prints "term" and exits 7  "term-armed"
+ *   sigvalue      "sigvalue-armed", then waits for one SIGUSR1
+ *                                               "sigvalue V CODE" (its
+ *                                               sigqueue value, si_code)
  *   hold          "hold", then waits until stdin reaches end-of-file
  *   kill          SIGKILL itself
  *
@@ -356,6 +359,17 @@ int main(int argc, char **argv)
         } else if (strcmp(cmd, "term") == 0) {
             signal(SIGTERM, on_term);
             printf("term-armed\n");
+            used = 0;
+        } else if (strcmp(cmd, "sigvalue") == 0) {
+            sigset_t usr1;
+            sigemptyset(&usr1);
+            sigaddset(&usr1, SIGUSR1);
+            sigprocmask(SIG_BLOCK, &usr1, NULL);
+            printf("sigvalue-armed\n");
+            siginfo_t si;
+            while (sigwaitinfo(&usr1, &si) < 0) {
+            }
+            printf("sigvalue %d %d\n", si.si_value.sival_int, si.si_code);
             used = 0;
         } else if (strcmp(cmd, "hold") == 0) {
             printf("hold\n");

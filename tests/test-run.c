@@ -857,6 +857,18 @@ static void wait_passes_every_signal_on(void **state)
     assert_int_equal(exit_code(reap(p.pid)), 9);
     close_proc(&p);
     wait_runs_done(t);
+    /* A signal queued with a value arrives queued, with its value. */
+    const char *args2[] = {leaker_path(), "sigvalue", NULL};
+    p = run(t, opts, args2, 0);
+    expect_line(&p, "sigvalue-armed");
+    union sigval v = {.sival_int = 4242};
+    assert_int_equal(sigqueue(p.pid, SIGUSR1, v), 0);
+    char want[64];
+    snprintf(want, sizeof(want), "sigvalue 4242 %d", SI_QUEUE);
+    expect_line(&p, want);
+    assert_int_equal(exit_code(reap(p.pid)), 0);
+    close_proc(&p);
+    wait_runs_done(t);
 }
 
 /* run --wait as the leader of a session with a terminal (`script -c "exec
