@@ -390,7 +390,9 @@ RT_EXPORT int rt_mq_unlink(const char *name);
  *                    posix_spawn
  *
  * Ensures the tracker is running, adds to ACTIONS a dup2 of the tracker's
- * write end onto itself (which clears close-on-exec in the child only), and
+ * write end onto itself (which clears close-on-exec in the child only; in a
+ * process that adopted its tracker from RESOURCE_TRACKER_FD, the adopted
+ * descriptor itself, not rt_getfd's copy), and
  * the same for the run's journal when there is one (holding it, the child
  * keeps the run alive for the sweep), and
  * builds in *RET_ENVP a copy of ENVP (of environ when ENVP is NULL) without

@@ -896,6 +896,17 @@ int rt_define_type(const char *rtype, int (*cleanup)(const char *name))
     return fail(r < 0 ? r : 0);
 }
 
+int rt__client_exec_fd(void)
+{
+    if (rt_ensure_running() < 0) {
+        return -errno;
+    }
+    int cs = lock();
+    int fd = handle.b_w;
+    unlock(cs);
+    return fd >= 0 ? fd : -EPIPE;
+}
+
 int rt__client_journal_fd(void)
 {
     int cs = lock();

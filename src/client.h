@@ -26,4 +26,10 @@ int rt__client_forget(const char *name, const char *rtype);
  * child, too, keeps the run alive for the sweep. */
 int rt__client_journal_fd(void);
 
+/* The public pipe's write end to keep open in a child that will exec, after
+ * making sure the tracker runs: the descriptor itself, even when adopted
+ * from RESOURCE_TRACKER_FD (it crosses exec already: no copy needed, unlike
+ * what rt_getfd hands out). Returns it, or -errno. */
+int rt__client_exec_fd(void);
+
 #endif /* RT_CLIENT_H */

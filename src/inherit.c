@@ -141,9 +141,13 @@ int rt_spawn_prepare(posix_spawn_file_actions_t *actions, char *const envp[],
         errno = EINVAL;
         return -1;
     }
-    int fd = rt_getfd();
+    int fd = rt__client_exec_fd();
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
+    if (fd < 0) {
+        errno = -fd;
+        return -1;
+    }
+    if (fstat(fd, &st) < 0) {
         return -1;
     }
     char var[128];

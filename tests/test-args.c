@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -239,6 +240,20 @@ static int adopt_env_pipe(void *arg, int w)
     struct rlimit tight = {(rlim_t)p[1] + 1, rl.rlim_max};
     RT_CHECK_EQ(w, setrlimit(RLIMIT_NOFILE, &tight), 0);
     RT_CHECK(w, rt_getfd(), -1, EMFILE);
+    /* A child prepared for exec gets the adopted descriptor itself, which
+     * crosses exec already: no copy, so no descriptor is needed for it. */
+    posix_spawn_file_actions_t fa;
+    char **envp = NULL;
+    RT_CHECK_EQ(w, posix_spawn_file_actions_init(&fa), 0);
+    RT_CHECK(w, rt_spawn_prepare(&fa, NULL, &envp), 0, 0);
+    int named = 0;
+    for (char **e = envp; e != NULL && *e != NULL; e++) {
+        named += strncmp(*e, RT_ENV_FD "=", sizeof(RT_ENV_FD)) == 0 &&
+                 strcmp(*e + sizeof(RT_ENV_FD), value) == 0;
+    }
+    RT_CHECK_EQ(w, named, 1);
+    rt_spawn_free(envp);
+    posix_spawn_file_actions_destroy(&fa);
     RT_CHECK_EQ(w, setrlimit(RLIMIT_NOFILE, &rl), 0);
     int fd = rt_getfd();
     struct stat got;
