@@ -311,10 +311,13 @@ static int wait_for(pid_t child, int status_fd, const sigset_t *set)
             reap_orphans(child);
             continue;
         }
-        if (passed_on(sig, &si) && si.si_code == SI_QUEUE) {
+        if (!passed_on(sig, &si)) {
+            continue;
+        }
+        if (si.si_code == SI_QUEUE) {
             /* With the value it was queued with. */
             (void)sigqueue(child, sig, si.si_value);
-        } else if (passed_on(sig, &si)) {
+        } else {
             (void)kill(child, sig);
         }
     }

@@ -836,18 +836,28 @@ static int getfd_copy(void)
     return handle.getfd_copy;
 }
 
-int rt_getfd(void)
+/* The public pipe's write end once the tracker runs: for rt_getfd (COPY),
+ * close-on-exec, which an adopted descriptor is not; for exec'ed children,
+ * the descriptor itself. Returns it or -errno. */
+static int public_fd(int copy)
 {
     if (rt_ensure_running() < 0) {
-        return -1;
+        return -errno;
     }
     int cs = lock();
     int fd = handle.b_w;
-    if (fd >= 0 && handle.b_inherited) {
+    if (fd < 0) {
+        fd = -EPIPE; /* another thread lost it since: none to hand out */
+    } else if (copy && handle.b_inherited) {
         fd = getfd_copy();
     }
     unlock(cs);
-    return fd < 0 ? fail(fd) : fd;
+    return fd;
+}
+
+int rt_getfd(void)
+{
+    return fail(public_fd(1));
 }
 
 int rt_setfd(int fd)
@@ -898,13 +908,7 @@ int rt_define_type(const char *rtype, int (*cleanup)(const char *name))
 
 int rt__client_exec_fd(void)
 {
-    if (rt_ensure_running() < 0) {
-        return -errno;
-    }
-    int cs = lock();
-    int fd = handle.b_w;
-    unlock(cs);
-    return fd >= 0 ? fd : -EPIPE;
+    return public_fd(0);
 }
 
 int rt__client_journal_fd(void)

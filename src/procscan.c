@@ -41,13 +41,6 @@ static char text[1 << 16];
 
 /* ---- small parsers (no stdio, no locale) ------------------------------- */
 
-/* Decimal digits at P into *RET; the first byte after them, or NULL when
- * there are none or the value overflows. */
-static const char *parse_dec(const char *p, uint64_t *ret)
-{
-    return rt__parse_decimal(p, UINT64_MAX, ret);
-}
-
 static int hex_digit(char c)
 {
     return c >= '0' && c <= '9'   ? c - '0'
@@ -76,7 +69,7 @@ static const char *parse_hex(const char *p, uint64_t *ret)
 static int parse_index(const char *name)
 {
     uint64_t v;
-    const char *end = parse_dec(name, &v);
+    const char *end = rt__parse_decimal(name, UINT64_MAX, &v);
     return end != NULL && *end == '\0' && v <= INT_MAX ? (int)v : -1;
 }
 
@@ -225,7 +218,7 @@ static int read_pstat(pid_t pid, struct pstat *ret)
         /* Some are signed (tpgid is often -1, priority and nice may be
          * negative): the sign is skipped, only fields 9 and 22 are kept. */
         p += p[1] == '-' ? 2 : 1;
-        p = parse_dec(p, &v);
+        p = rt__parse_decimal(p, UINT64_MAX, &v);
         if (p == NULL) {
             return -EIO;
         }
@@ -280,8 +273,9 @@ static uint64_t ns_inode(int dirfd, const char *path)
     }
     buf[n] = '\0';
     uint64_t v;
-    const char *end =
-        strncmp(buf, "pid:[", 5) == 0 ? parse_dec(buf + 5, &v) : NULL;
+    const char *end = strncmp(buf, "pid:[", 5) == 0
+                          ? rt__parse_decimal(buf + 5, UINT64_MAX, &v)
+                          : NULL;
     return end != NULL && end[0] == ']' && end[1] == '\0' ? v : 0;
 }
 
@@ -642,7 +636,8 @@ static int parse_map(const char *line, uint64_t *ret_dev, uint64_t *ret_ino)
     uint64_t ino;
     p = p != NULL ? parse_hex(p, &major) : NULL;
     p = p != NULL && *p == ':' ? parse_hex(p + 1, &minor) : NULL;
-    p = p != NULL && *p == ' ' ? parse_dec(p + 1, &ino) : NULL;
+    p = p != NULL && *p == ' ' ? rt__parse_decimal(p + 1, UINT64_MAX, &ino)
+                               : NULL;
     if (p == NULL || (*p != ' ' && *p != '\0') || ino == 0 ||
         major > UINT_MAX || minor > UINT_MAX) {
         return 0;

@@ -54,9 +54,7 @@ static int bad_rtypes_and_names(void *arg, int w)
 
 static void invalid_names_and_rtypes_are_einval(void **state)
 {
-    int rfd;
-    pid_t pid = rt_test_fork(*state, bad_rtypes_and_names, NULL, &rfd);
-    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+    rt_test_run_host(*state, bad_rtypes_and_names, NULL, 20);
     assert_string_equal(rt_test_stderr(*state), "");
 }
 
@@ -117,9 +115,7 @@ static int long_names(void *arg, int w)
 
 static void names_past_pipe_buf_are_enametoolong(void **state)
 {
-    int rfd;
-    pid_t pid = rt_test_fork(*state, long_names, NULL, &rfd);
-    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+    rt_test_run_host(*state, long_names, NULL, 20);
 }
 
 static int bad_fds(void *arg, int w)
@@ -164,9 +160,7 @@ static int bad_fds(void *arg, int w)
 
 static void rt_setfd_refuses_what_is_not_a_pipe_write_end(void **state)
 {
-    int rfd;
-    pid_t pid = rt_test_fork(*state, bad_fds, NULL, &rfd);
-    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+    rt_test_run_host(*state, bad_fds, NULL, 20);
     assert_string_equal(rt_test_stderr(*state), "");
 }
 
@@ -210,9 +204,7 @@ static int adopt_test_pipe(void *arg, int w)
 
 static void rt_setfd_adopts_a_pipe_and_messages_are_exact(void **state)
 {
-    int rfd;
-    pid_t pid = rt_test_fork(*state, adopt_test_pipe, NULL, &rfd);
-    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+    rt_test_run_host(*state, adopt_test_pipe, NULL, 20);
 }
 
 /* Adopted from RESOURCE_TRACKER_FD, the descriptor keeps crossing exec, and
@@ -278,9 +270,7 @@ static int adopt_env_pipe(void *arg, int w)
 
 static void rt_getfd_of_an_adopted_pipe_is_a_cloexec_copy(void **state)
 {
-    int rfd;
-    pid_t pid = rt_test_fork(*state, adopt_env_pipe, NULL, &rfd);
-    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+    rt_test_run_host(*state, adopt_env_pipe, NULL, 20);
     assert_string_equal(rt_test_stderr(*state), "");
 }
 
@@ -315,9 +305,7 @@ static void descriptor_exhaustion_is_emfile(void **state)
     if (rt_test_valgrind()) {
         skip(); /* valgrind keeps its own descriptors under the limit */
     }
-    int rfd;
-    pid_t pid = rt_test_fork(*state, out_of_fds, NULL, &rfd);
-    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+    rt_test_run_host(*state, out_of_fds, NULL, 20);
     assert_string_equal(rt_test_stderr(*state), "");
 }
 

@@ -61,9 +61,7 @@ static int widowed_writes(void *arg, int w)
 
 static void run_writer(void **state, int (*writer)(int, const void *, size_t))
 {
-    int rfd;
-    pid_t pid = rt_test_fork(*state, widowed_writes, &writer, &rfd);
-    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+    rt_test_run_host(*state, widowed_writes, &writer, 20);
 }
 
 static void write_msg_never_raises_sigpipe(void **state)

@@ -73,9 +73,7 @@ static int not_waitable_host(void *arg, int w)
 
 static void tracker_is_not_waitable(void **state)
 {
-    int rfd;
-    pid_t pid = rt_test_fork(*state, not_waitable_host, NULL, &rfd);
-    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+    rt_test_run_host(*state, not_waitable_host, NULL, 20);
 }
 
 static int same_file(const char *link, int fd)
@@ -145,9 +143,7 @@ static int fd_host(void *arg, int w)
 
 static void tracker_holds_only_its_pipe_and_stderr(void **state)
 {
-    int rfd;
-    pid_t pid = rt_test_fork(*state, fd_host, NULL, &rfd);
-    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+    rt_test_run_host(*state, fd_host, NULL, 20);
 }
 
 static void on_usr1(int sig)
@@ -222,9 +218,7 @@ static int signal_host(void *arg, int w)
 
 static void tracker_signal_state_is_its_own(void **state)
 {
-    int rfd;
-    pid_t pid = rt_test_fork(*state, signal_host, NULL, &rfd);
-    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+    rt_test_run_host(*state, signal_host, NULL, 20);
 }
 
 /* Threads that hold malloc's and stdio's locks most of the time. A tracker
@@ -277,9 +271,7 @@ static void start_does_not_deadlock_a_busy_multithreaded_host(void **state)
          * itself (its other threads' state comes along). */
         skip();
     }
-    int rfd;
-    pid_t pid = rt_test_fork(*state, locks_host, NULL, &rfd);
-    rt_test_expect_clean_exit(*state, pid, rfd, 60);
+    rt_test_run_host(*state, locks_host, NULL, 60);
 }
 
 /* A figure of smaps_rollup for PID, in kB. */
@@ -340,9 +332,7 @@ static int big_host(void *arg, int w)
 
 static void tracker_keeps_no_copy_of_a_big_host(void **state)
 {
-    int rfd;
-    pid_t pid = rt_test_fork(*state, big_host, NULL, &rfd);
-    rt_test_expect_clean_exit(*state, pid, rfd, 60);
+    rt_test_run_host(*state, big_host, NULL, 60);
 }
 
 /* A host that is a child subreaper inherits the orphaned tracker: when the
@@ -382,9 +372,7 @@ static int subreaper_host(void *arg, int w)
 
 static void subreaper_host_is_left_no_zombie(void **state)
 {
-    int rfd;
-    pid_t pid = rt_test_fork(*state, subreaper_host, NULL, &rfd);
-    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+    rt_test_run_host(*state, subreaper_host, NULL, 20);
 }
 
 /* A host whose stderr is close-on-exec still gets the tracker's report. */
@@ -432,9 +420,7 @@ static int no_stdio_host(void *arg, int w)
 
 static void no_stdio_host_keeps_std_numbers_free(void **state)
 {
-    int rfd;
-    pid_t pid = rt_test_fork(*state, no_stdio_host, NULL, &rfd);
-    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+    rt_test_run_host(*state, no_stdio_host, NULL, 20);
 }
 
 /* A tracker that dies before it is ready (here its dynamic loader fails on
@@ -524,9 +510,7 @@ static void forked_tracker_lets_go_of_shared_mappings(void **state)
     if (rt_test_valgrind()) {
         skip(); /* valgrind maps the files itself */
     }
-    int rfd;
-    pid_t pid = rt_test_fork(*state, shared_mapping_host, *state, &rfd);
-    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+    rt_test_run_host(*state, shared_mapping_host, *state, 20);
 }
 
 static void tracker_dying_before_ready_falls_back_to_fork(void **state)
@@ -536,15 +520,7 @@ static void tracker_dying_before_ready_falls_back_to_fork(void **state)
     /* The broken libc is glibc's libc.so.6; musl's loader is its libc. */
     skip();
 #endif
-    int rfd;
-    pid_t pid = rt_test_fork(t, loader_host, t, &rfd);
-    long tracker = rt_test_read_value(rfd, "pid", 20);
-    assert_true(tracker > 0);
-    rt_test_track(t, (pid_t)tracker);
-    rt_test_expect_clean_exit(t, pid, rfd, 20);
-    int st = rt_test_wait_pid((pid_t)tracker, 20);
-    assert_true(st != -1 && WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 1);
+    assert_int_equal(rt_test_run_to_end(t, loader_host, t), 1);
     assert_non_null(strstr(rt_test_stderr(t), "1 leaked shared_memory"));
 }
 

@@ -454,9 +454,7 @@ static void parent_descriptor_is_above_stdio(void **state)
     char p[300];
     make_base(t, base, sizeof(base));
     join(p, sizeof(p), base, "f");
-    int rfd;
-    pid_t pid = rt_test_fork(t, parent_above_stdio, p, &rfd);
-    rt_test_expect_clean_exit(t, pid, rfd, 20);
+    rt_test_run_host(t, parent_above_stdio, p, 20);
 }
 
 /* BASE/mid (with f, d/x and sub/f2) becomes a link to BASE/outside (with
@@ -757,9 +755,7 @@ static void undeletable_entry_costs_one_error(void **state)
     char base[128];
     char work[256];
     make_work(t, base, sizeof(base), work, sizeof(work));
-    int rfd;
-    pid_t pid = rt_test_fork(t, remove_locked, work, &rfd);
-    rt_test_expect_clean_exit(t, pid, rfd, 20);
+    rt_test_run_host(t, remove_locked, work, 20);
     check_locked_left(work);
 }
 
@@ -891,9 +887,7 @@ static void mount_inside_tree_is_not_entered(void **state)
     need_mounts();
     char base[128];
     make_base(t, base, sizeof(base));
-    int rfd;
-    pid_t pid = rt_test_fork(t, mounts_inside, base, &rfd);
-    rt_test_expect_clean_exit(t, pid, rfd, 30);
+    rt_test_run_host(t, mounts_inside, base, 30);
     /* The mounts were the child's only: here outside is whole, and the
      * folders the mounts covered are plain ones. */
     char p[300];
@@ -939,9 +933,7 @@ static void registered_mount_point_is_not_removed(void **state)
     need_mounts();
     char base[128];
     make_base(t, base, sizeof(base));
-    int rfd;
-    pid_t pid = rt_test_fork(t, registered_mounts, base, &rfd);
-    rt_test_expect_clean_exit(t, pid, rfd, 30);
+    rt_test_run_host(t, registered_mounts, base, 30);
 }
 
 /* In the host: its own mount namespace (its tracker, started after, shares
@@ -1035,9 +1027,7 @@ static void registering_a_mount_point_is_ebusy(void **state)
     char p[300];
     make_base(t, base, sizeof(base));
     assert_int_equal(make_outside(join(p, sizeof(p), base, "outside")), 0);
-    int rfd;
-    pid_t pid = rt_test_fork(t, register_mount_point, base, &rfd);
-    rt_test_expect_clean_exit(t, pid, rfd, 20);
+    rt_test_run_host(t, register_mount_point, base, 20);
     assert_true(outside_intact(join(p, sizeof(p), base, "outside")));
 }
 

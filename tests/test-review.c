@@ -1051,9 +1051,7 @@ static void foreign_tracker_gets_only_what_cpython_reads(void **state)
         char name[96];
         struct foreign_args a = {rt_test_name(t, name, sizeof(name), how[i]),
                                  i};
-        int rfd;
-        pid_t pid = rt_test_fork(t, foreign_host, &a, &rfd);
-        rt_test_expect_clean_exit(t, pid, rfd, 20);
+        rt_test_run_host(t, foreign_host, &a, 20);
     }
     assert_string_equal(rt_test_stderr(t), "");
 }

@@ -84,8 +84,9 @@ static int pipes_drained(void *arg)
 }
 
 /* PID 1 of the new namespace, with a /proc of its own. */
-static int ns_init(const struct pidns_args *a, int w)
+static int ns_init(const void *arg, int w)
 {
+    const struct pidns_args *a = arg;
     if (getpid() != 1 || mount("proc", "/proc", "proc",
                                MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
         return 80;
@@ -113,17 +114,28 @@ static int ns_init(const struct pidns_args *a, int w)
     exit(0);
 }
 
-static int pidns_host(void *arg, int w)
+/* Forks INIT(ARG, W) as PID 1 of a new PID namespace (with a mount
+ * namespace of its own, mounts private). Returns its pid, or -1 (said). */
+static pid_t fork_ns_init(int (*init)(const void *arg, int w), const void *arg,
+                          int w)
 {
-    const struct pidns_args *a = arg;
     if (unshare(CLONE_NEWPID | CLONE_NEWNS) < 0 ||
         mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) {
         proc_say(w, "unshare: %s", strerror(errno));
-        return 90;
+        return -1;
     }
     pid_t pid = fork();
     if (pid == 0) {
-        _exit(ns_init(a, w));
+        _exit(init(arg, w));
+    }
+    return pid;
+}
+
+static int pidns_host(void *arg, int w)
+{
+    pid_t pid = fork_ns_init(ns_init, arg, w);
+    if (pid < 0) {
+        return 90;
     }
     proc_say(w, "init %ld", (long)pid);
     int st = rt_test_wait_pid(pid, 20);
@@ -320,8 +332,9 @@ static int inside_creator(const char *prefix, int w)
     rt_test_hang();
 }
 
-static int inside_init(const struct inside_args *a, int w)
+static int inside_init(const void *arg, int w)
 {
+    const struct inside_args *a = arg;
     if (getpid() != 1 || mount("proc", "/proc", "proc",
                                MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
         return 80;
@@ -370,15 +383,9 @@ static int inside_init(const struct inside_args *a, int w)
 
 static int inside_host(void *arg, int w)
 {
-    const struct inside_args *a = arg;
-    if (unshare(CLONE_NEWPID | CLONE_NEWNS) < 0 ||
-        mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) {
-        proc_say(w, "unshare: %s", strerror(errno));
+    pid_t pid = fork_ns_init(inside_init, arg, w);
+    if (pid < 0) {
         return 90;
-    }
-    pid_t pid = fork();
-    if (pid == 0) {
-        _exit(inside_init(a, w));
     }
     int st = rt_test_wait_pid(pid, 40);
     return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : 91;
@@ -587,15 +594,12 @@ static void low_descriptor_limit_is_emfile_then_exec(void **state)
     rt_test_name(t, name, sizeof(name), "limit");
     for (int close_std = 0; close_std < 2; close_std++) {
         struct limit_args a = {name, 9, 10, 1, close_std};
-        int rfd;
-        pid_t pid = rt_test_fork(t, limits_host, &a, &rfd);
-        rt_test_expect_clean_exit(t, pid, rfd, 30);
+        rt_test_run_host(t, limits_host, &a, 30);
         /* Every limit up to where a start fits: EMFILE or a start, and
          * the exec path either way. With 0 to 2 closed, the lowest limits
          * leave no number above 2 at all. */
         struct limit_args b = {name, 1, 40, 0, close_std};
-        pid = rt_test_fork(t, limits_host, &b, &rfd);
-        rt_test_expect_clean_exit(t, pid, rfd, 60);
+        rt_test_run_host(t, limits_host, &b, 60);
     }
     assert_string_equal(rt_test_stderr(t), "");
 }
@@ -641,9 +645,7 @@ static int idle_host(void *arg, int w)
 
 static void idle_pipes_keep_default_size(void **state)
 {
-    int rfd;
-    pid_t pid = rt_test_fork(*state, idle_host, NULL, &rfd);
-    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+    rt_test_run_host(*state, idle_host, NULL, 20);
 }
 
 #define MANY 100
@@ -812,9 +814,7 @@ static void burst_grows_the_pipe(void **state)
     struct rt_test *t = *state;
     for (int raw = 0; raw < 2; raw++) {
         struct burst_args a = {t->prefix, raw};
-        int rfd;
-        pid_t pid = rt_test_fork(t, burst_host, &a, &rfd);
-        rt_test_expect_clean_exit(t, pid, rfd, 30);
+        rt_test_run_host(t, burst_host, &a, 30);
     }
 }
 

@@ -283,9 +283,7 @@ static void relaunch_warning_only_once_it_succeeds(void **state)
         skip(); /* valgrind keeps its own descriptors under the limit */
     }
     struct rt_test *t = *state;
-    int rfd;
-    pid_t pid = rt_test_fork(t, relaunch_fails_host, NULL, &rfd);
-    rt_test_expect_clean_exit(t, pid, rfd, 30);
+    rt_test_run_host(t, relaunch_fails_host, NULL, 30);
     assert_int_equal(rt_test_count(rt_test_stderr(t), RELAUNCH_WARNING), 1);
 }
 

@@ -128,9 +128,7 @@ static int relative_paths(void *arg, int w)
 
 static void relative_paths_are_einval(void **state)
 {
-    int rfd;
-    pid_t pid = rt_test_fork(*state, relative_paths, NULL, &rfd);
-    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+    rt_test_run_host(*state, relative_paths, NULL, 20);
 }
 
 /* ---- folders ---- */
@@ -449,9 +447,7 @@ static int define_errors(void *arg, int w)
 
 static void define_type_errors(void **state)
 {
-    int rfd;
-    pid_t pid = rt_test_fork(*state, define_errors, NULL, &rfd);
-    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+    rt_test_run_host(*state, define_errors, NULL, 20);
 }
 
 static int adopted_then_define(void *arg, int w)
@@ -468,9 +464,7 @@ static int adopted_then_define(void *arg, int w)
 
 static void define_type_after_adoption_is_ebusy(void **state)
 {
-    int rfd;
-    pid_t pid = rt_test_fork(*state, adopted_then_define, NULL, &rfd);
-    rt_test_expect_clean_exit(*state, pid, rfd, 20);
+    rt_test_run_host(*state, adopted_then_define, NULL, 20);
 }
 
 int main(void)

@@ -209,9 +209,7 @@ static void excl_on_existing_touches_nothing(void **state)
     char name[128];
     rt_test_name(t, name, sizeof(name), "theirs");
     assert_int_equal(rt_test_make_shm(name), 0);
-    int rfd;
-    pid_t pid = rt_test_fork(t, excl_host, name, &rfd);
-    rt_test_expect_clean_exit(t, pid, rfd, 20);
+    rt_test_run_host(t, excl_host, name, 20);
     int fd = shm_open(name, O_RDONLY, 0);
     struct stat st;
     assert_int_equal(fstat(fd, &st), 0);
@@ -682,9 +680,7 @@ static void semaphore_holds_what_sem_open_writes(void **state)
     char theirs[128];
     struct bytes_plan p = {rt_test_name(t, ours, sizeof(ours), "ours"),
                            rt_test_name(t, theirs, sizeof(theirs), "theirs")};
-    int rfd;
-    pid_t pid = rt_test_fork(t, bytes_host, &p, &rfd);
-    rt_test_expect_clean_exit(t, pid, rfd, 20);
+    rt_test_run_host(t, bytes_host, &p, 20);
 }
 
 /* ---- a full /dev/shm ---- */

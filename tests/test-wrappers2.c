@@ -206,9 +206,7 @@ static void identity_hook_hears_of_each_creation_once(void **state)
                         rt_test_name(t, mq, sizeof(mq), "mq"),
                         rt_test_name(t, bad, sizeof(bad), "a/b")};
     rt_test_track_mqueue(t, mq);
-    int rfd;
-    pid_t pid = rt_test_fork(t, identify_host, &p, &rfd);
-    rt_test_expect_clean_exit(t, pid, rfd, 20);
+    rt_test_run_host(t, identify_host, &p, 20);
 }
 
 /* ---- temporary names that are taken ---- */
@@ -354,9 +352,7 @@ static void names_without_getrandom(void **state)
     struct rt_test *t = *state;
     char sem[128];
     rt_test_name(t, sem, sizeof(sem), "sem");
-    int rfd;
-    pid_t pid = rt_test_fork(t, fallback_host, sem, &rfd);
-    rt_test_expect_clean_exit(t, pid, rfd, 20);
+    rt_test_run_host(t, fallback_host, sem, 20);
 }
 
 /* ---- an identity that comes late ---- */

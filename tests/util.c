@@ -548,6 +548,14 @@ void rt_test_expect_clean_exit(struct rt_test *t, pid_t pid, int rfd,
     }
 }
 
+void rt_test_run_host(struct rt_test *t, int (*host)(void *arg, int wfd),
+                      void *arg, double seconds)
+{
+    int rfd;
+    pid_t pid = rt_test_fork(t, host, arg, &rfd);
+    rt_test_expect_clean_exit(t, pid, rfd, seconds);
+}
+
 extern char **environ;
 
 void rt_test_spawn_stdio(posix_spawn_file_actions_t *fa,

@@ -163,6 +163,11 @@ void rt_test_check(int wfd, int line, const char *what, long got, long want,
 void rt_test_expect_clean_exit(struct rt_test *t, pid_t pid, int rfd,
                                double seconds);
 
+/* rt_test_fork of HOST(ARG), then rt_test_expect_clean_exit within SECONDS:
+ * a host that checks everything itself and must exit 0. */
+void rt_test_run_host(struct rt_test *t, int (*host)(void *arg, int wfd),
+                      void *arg, double seconds);
+
 /* Starts the helper tests/child with ARGS (NULL-terminated) through
  * posix_spawn: its stdin is a pipe (write end in *RET_IN, closed to end a
  * "hold"), its stdout a pipe (read end in *RET_OUT), its stderr T's capture
