@@ -867,13 +867,17 @@ int rt_setfd(int fd)
         return fail(r);
     }
     int cs = lock();
+    /* The descriptor in use already (adopted from RESOURCE_TRACKER_FD,
+     * say) is left as it is, its flag included: cleared, it would no
+     * longer reach the programs this one execs. */
+    int same = fd == handle.b_w && rt__fd_is(fd, handle.b_dev, handle.b_ino);
     r = -handle.atfork_err;
-    if (r == 0) {
+    if (r == 0 && !same) {
         r = rt__fd_set_cloexec(fd, 1);
     }
     /* The previous descriptors, if any, stay open: what this process
      * registered there stays protected until it exits. */
-    if (r == 0 && fd != handle.b_w) {
+    if (r == 0 && !same) {
         handle.env_checked = 1;
         handle.a_w = handle.a_spare = -1;
         handle.a_dev = handle.a_ino = 0;

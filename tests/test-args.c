@@ -254,6 +254,11 @@ static int adopt_env_pipe(void *arg, int w)
     RT_CHECK_EQ(w, (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0, 1);
     RT_CHECK_EQ(w, fcntl(p[1], F_GETFD), 0);
     RT_CHECK_EQ(w, rt_getfd(), fd);
+    /* rt_setfd of the descriptor in use changes nothing, its flag
+     * included: it still reaches what this process execs. */
+    RT_CHECK(w, rt_setfd(p[1]), 0, 0);
+    RT_CHECK_EQ(w, fcntl(p[1], F_GETFD), 0);
+    RT_CHECK_EQ(w, rt_getfd(), fd);
     close(fd);
     int again = rt_getfd();
     RT_CHECK_EQ(w, again >= 0 && fstat(again, &got) == 0, 1);
